@@ -1,0 +1,34 @@
+/**
+ * Gives every test file the server to use: `DATABASE_URL` when set, else one embedded PostgreSQL 18
+ * (with pg_stat_statements preloaded) for the whole run. Each file then creates its own database on
+ * it (see TestDatabase.ts), so files never see each other's tables.
+ */
+import { Effect, Exit, Redacted, Scope } from "effect"
+import type { TestProject } from "vitest/node"
+import * as EmbeddedPostgres from "../../src/EmbeddedPostgres.js"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Superuser URL of the server under test (a maintenance database on it). */
+    serverUrl: string
+    /** Whether the server is the embedded one started by this run. */
+    serverEmbedded: boolean
+  }
+}
+
+let scope: Scope.CloseableScope | undefined
+
+export async function setup(project: TestProject) {
+  scope = Effect.runSync(Scope.make())
+  const resolved = await Effect.runPromise(
+    EmbeddedPostgres.resolveDatabaseUrl({ settings: { shared_preload_libraries: "pg_stat_statements" } }).pipe(
+      Scope.extend(scope)
+    )
+  )
+  project.provide("serverUrl", Redacted.value(resolved.url))
+  project.provide("serverEmbedded", resolved.embedded)
+}
+
+export async function teardown() {
+  if (scope) await Effect.runPromise(Scope.close(scope, Exit.void))
+}
