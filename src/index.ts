@@ -17,3 +17,30 @@ export * as Database from "./Database.js"
  * @since 0.1.0
  */
 export * as EmbeddedPostgres from "./EmbeddedPostgres.js"
+
+/**
+ * The `DatabaseError` union of tagged errors, with categories and recovery actions.
+ *
+ * @since 0.1.0
+ */
+export * as Errors from "./Errors.js"
+
+/**
+ * Classification of any database failure into the `DatabaseError` union.
+ *
+ * @since 0.1.0
+ */
+export * as Classify from "./Classify.js"
+
+/**
+ * The seed's plain functions and enum-like objects, with the seed's names.
+ *
+ * @since 0.1.0
+ */
+export {
+  classifyDatabaseError,
+  getDatabaseErrorMessage,
+  getDatabaseRecoveryAction,
+  isDatabaseErrorRetryable
+} from "./Classify.js"
+export { DatabaseErrorCategory, DatabaseRecoveryAction } from "./Errors.js"
