@@ -33,6 +33,13 @@ export * as Errors from "./Errors.js"
 export * as Classify from "./Classify.js"
 
 /**
+ * Transactions as Effect values: isolation, deadline, safe retries, typed COMMIT failures.
+ *
+ * @since 0.1.0
+ */
+export * as Transaction from "./Transaction.js"
+
+/**
  * The seed's plain functions and enum-like objects, with the seed's names.
  *
  * @since 0.1.0
@@ -44,3 +51,4 @@ export {
   isDatabaseErrorRetryable
 } from "./Classify.js"
 export { DatabaseErrorCategory, DatabaseRecoveryAction } from "./Errors.js"
+export { withTransaction, withTransactionRetry } from "./Transaction.js"
