@@ -254,6 +254,11 @@ export interface DatabaseService {
  */
 export class Database extends Context.Tag("effect-pg-resilience/Database")<Database, DatabaseService>() {}
 
+const destroySocket = (client: Pg.Client) => {
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
+  stream?.destroy()
+}
+
 const connectClient = (client: Pg.Client): Effect.Effect<Pg.Client, SqlError> =>
   Effect.async<Pg.Client, SqlError>((resume) => {
     client.on("error", () => {})
@@ -261,9 +266,7 @@ const connectClient = (client: Pg.Client): Effect.Effect<Pg.Client, SqlError> =>
       if (error) resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
       else resume(Effect.succeed(client))
     })
-    return Effect.sync(() => {
-      void client.end().catch(() => {})
-    })
+    return Effect.sync(() => destroySocket(client))
   })
 
 const endClient = (client: Pg.Client): Effect.Effect<void> =>
@@ -363,12 +366,19 @@ export const make = (
       probe = undefined
       return current ? endClient(current) : Effect.void
     })
+    // After a failure or an interruption the probe's socket is cut at once: the server may be hung,
+    // and a graceful end would wait on it.
+    const discardProbe = Effect.sync(() => {
+      const current = probe
+      probe = undefined
+      if (current) destroySocket(current)
+    })
     yield* Effect.addFinalizer(() => dropProbe)
     const probeClient = Effect.suspend(() =>
       probe && (probe as unknown as { _queryable?: boolean })._queryable !== false
         ? Effect.succeed(probe)
         : Effect.zipRight(
-          dropProbe,
+          discardProbe,
           Effect.tap(
             connectClient(
               new Pg.Client({ ...poolConfig, application_name: `${config.applicationName} probe`.slice(0, 63) })
@@ -381,7 +391,7 @@ export const make = (
     )
     const withProbeConnection = <A, E, R>(f: (client: Pg.Client) => Effect.Effect<A, E, R>) =>
       probeLock.withPermits(1)(
-        Effect.onExit(Effect.flatMap(probeClient, f), (exit): Effect.Effect<void> => (exit._tag === "Success" ? Effect.void : dropProbe))
+        Effect.onExit(Effect.flatMap(probeClient, f), (exit): Effect.Effect<void> => (exit._tag === "Success" ? Effect.void : discardProbe))
       )
 
     const serverVersion = yield* Effect.cachedInvalidateWithTTL(

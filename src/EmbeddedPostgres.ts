@@ -36,6 +36,11 @@ export interface EmbeddedPostgresOptions {
    * `{ shared_preload_libraries: "pg_stat_statements", shared_buffers: "128kB" }`.
    */
   readonly settings?: Readonly<Record<string, string | number | boolean>>
+  /**
+   * Where the cluster's temporary directory is created (default: the OS temporary directory). When
+   * running as root the server runs as `postgres`, which must be able to enter it.
+   */
+  readonly parentDirectory?: string
   /** Longest wait for the server to accept connections (default 60 s). */
   readonly startTimeout?: Duration.DurationInput
 }
@@ -135,7 +140,7 @@ export const make = (
       if (output.length > 40) output.shift()
     }
     const directory = yield* Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(join(tmpdir(), "pg-resilience-"))),
+      Effect.promise(() => mkdtemp(join(options.parentDirectory ?? tmpdir(), "pg-resilience-"))),
       (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true }))
     )
     // As root, the server runs as the `postgres` user, which must be able to enter the directory.

@@ -40,6 +40,20 @@ export * as Classify from "./Classify.js"
 export * as Transaction from "./Transaction.js"
 
 /**
+ * Database health: measure (probe connection, hard timeout), judge (pure), recommend.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./Health.js"
+
+/**
+ * Periodic health checks as a scoped fiber, with the latest result and a stream of changes.
+ *
+ * @since 0.1.0
+ */
+export * as HealthMonitor from "./HealthMonitor.js"
+
+/**
  * The seed's plain functions and enum-like objects, with the seed's names.
  *
  * @since 0.1.0
@@ -52,3 +66,5 @@ export {
 } from "./Classify.js"
 export { DatabaseErrorCategory, DatabaseRecoveryAction } from "./Errors.js"
 export { withTransaction, withTransactionRetry } from "./Transaction.js"
+export { DatabaseHealthStatus, performHealthCheck } from "./Health.js"
+export { scheduleHealthChecks } from "./HealthMonitor.js"

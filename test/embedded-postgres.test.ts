@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Redacted, Scope } from "effect"
 import { execSync } from "node:child_process"
-import { existsSync, readdirSync } from "node:fs"
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { join } from "node:path"
 import { tmpdir } from "node:os"
 import Pg from "pg"
 import * as EmbeddedPostgres from "../src/EmbeddedPostgres.js"
@@ -27,7 +28,6 @@ const query = (url: Redacted.Redacted<string>, text: string) =>
     }
   })
 
-const ourDirectories = () => readdirSync(tmpdir()).filter((name) => name.startsWith("pg-resilience-"))
 const ourServers = () =>
   execSync("ps -eo args", { encoding: "utf8" }).split("\n").filter((line) => /postgres -D \S*pg-resilience-/.test(line))
 
@@ -60,14 +60,18 @@ describe("EmbeddedPostgres", () => {
 
   it.live("interrupted while starting, it stops what it started and deletes its directory", () =>
     Effect.gen(function*() {
-      const before = new Set(ourDirectories())
-      const serversBefore = new Set(ourServers())
-      const fiber = yield* Effect.fork(Effect.scoped(EmbeddedPostgres.make()))
+      // A parent directory of this test's own, so that servers of other test files do not count.
+      const parent = mkdtempSync(join(tmpdir(), "embedded-interrupt-"))
+      chmodSync(parent, 0o755) // the server may run as another user (root runs it as postgres)
+      const fiber = yield* Effect.fork(Effect.scoped(EmbeddedPostgres.make({ parentDirectory: parent })))
       yield* Effect.sleep("400 millis")
+      // Interrupted mid-start: its directory exists by now, and the server is not ready yet.
+      expect(readdirSync(parent)).toHaveLength(1)
+      expect(fiber.unsafePoll()).toBeNull()
       yield* Fiber.interrupt(fiber)
-      const created = ourDirectories().filter((name) => !before.has(name))
-      expect(created).toEqual([])
-      expect(ourServers().filter((line) => !serversBefore.has(line))).toEqual([])
+      expect(readdirSync(parent)).toEqual([])
+      expect(ourServers().filter((line) => line.includes(parent))).toEqual([])
+      rmSync(parent, { recursive: true, force: true })
     }), 120_000)
 
   it.live("resolveDatabaseUrl prefers DATABASE_URL and starts no server then", () =>
