@@ -27,7 +27,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { ConnectionOptions } from "node:tls"
 import Pg from "pg"
-import { acquireLease, cancelTargetOf, PgConnection, type PoolHandle } from "./internal/pgConnection.js"
+import { acquireLease, cancelTargetOf, destroyClient, PgConnection, type PoolHandle } from "./internal/pgConnection.js"
 import { redactUrl } from "./internal/redact.js"
 
 // ---------------------------------------------------------------------------
@@ -254,10 +254,6 @@ export interface DatabaseService {
  */
 export class Database extends Context.Tag("effect-pg-resilience/Database")<Database, DatabaseService>() {}
 
-const destroySocket = (client: Pg.Client) => {
-  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
-  stream?.destroy()
-}
 
 const connectClient = (client: Pg.Client): Effect.Effect<Pg.Client, SqlError> =>
   Effect.async<Pg.Client, SqlError>((resume) => {
@@ -266,7 +262,7 @@ const connectClient = (client: Pg.Client): Effect.Effect<Pg.Client, SqlError> =>
       if (error) resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
       else resume(Effect.succeed(client))
     })
-    return Effect.sync(() => destroySocket(client))
+    return Effect.sync(() => destroyClient(client))
   })
 
 const endClient = (client: Pg.Client): Effect.Effect<void> =>
@@ -371,7 +367,7 @@ export const make = (
     const discardProbe = Effect.sync(() => {
       const current = probe
       probe = undefined
-      if (current) destroySocket(current)
+      if (current) destroyClient(current)
     })
     yield* Effect.addFinalizer(() => dropProbe)
     const probeClient = Effect.suspend(() =>

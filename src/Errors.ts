@@ -439,12 +439,7 @@ export type DatabaseError =
   | QueryError
   | UnknownDatabaseError
 
-/**
- * The union as a schema. Why: lets the errors cross a serialization boundary (RPC, workers).
- *
- * @since 0.1.0
- */
-export const DatabaseError = Schema.Union(
+const members = [
   ConstraintViolation,
   InvalidData,
   Deadlock,
@@ -457,7 +452,14 @@ export const DatabaseError = Schema.Union(
   NotFound,
   QueryError,
   UnknownDatabaseError
-)
+] as const
+
+/**
+ * The union as a schema. Why: lets the errors cross a serialization boundary (RPC, workers).
+ *
+ * @since 0.1.0
+ */
+export const DatabaseError = Schema.Union(...members)
 
 /**
  * The seed's name for the result of `classifyDatabaseError`. Why: seed code keeps compiling.
@@ -507,22 +509,7 @@ export const DatabaseErrorTypeId: unique symbol = Symbol.for("effect-pg-resilien
  */
 export type DatabaseErrorTypeId = typeof DatabaseErrorTypeId
 
-for (
-  const member of [
-    ConstraintViolation,
-    InvalidData,
-    Deadlock,
-    SerializationFailure,
-    ConnectionError,
-    CommitOutcomeUnknown,
-    QueryTimeout,
-    TransactionTimeout,
-    PermissionDenied,
-    NotFound,
-    QueryError,
-    UnknownDatabaseError
-  ]
-) {
+for (const member of members) {
   Object.defineProperty(member.prototype, DatabaseErrorTypeId, { value: DatabaseErrorTypeId })
 }
 

@@ -37,7 +37,7 @@ import {
 } from "./Classify.js"
 import { Database } from "./Database.js"
 import { type DatabaseError, isDatabaseError, TransactionTimeout } from "./Errors.js"
-import type { PgConnection } from "./internal/pgConnection.js"
+import { destroyClient, type PgConnection } from "./internal/pgConnection.js"
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -296,7 +296,7 @@ const rollback = (conn: PgConnection): Effect.Effect<boolean> =>
       settled = true
       const reason = new Error("ROLLBACK was not confirmed in time")
       lease.broken = reason
-      destroy(lease.client, reason)
+      destroyClient(lease.client, reason)
       resume(Effect.succeed(false))
     }, conn.handle.cancelGraceMillis)
     lease.client.query("ROLLBACK", (error: Error | null) => {
@@ -305,16 +305,12 @@ const rollback = (conn: PgConnection): Effect.Effect<boolean> =>
       clearTimeout(timer)
       if (error) {
         lease.broken = error
-        destroy(lease.client, error)
+        destroyClient(lease.client, error)
       }
       resume(Effect.succeed(!error))
     })
   })
 
-const destroy = (client: Pg.ClientBase, reason: Error) => {
-  const stream = (client as unknown as { connection?: { stream?: { destroy(e?: Error): void } } }).connection?.stream
-  stream?.destroy(reason)
-}
 
 type Phase = "begin" | "body" | "commit"
 
@@ -659,14 +655,11 @@ const logFailure = <E>(id: string, attempts: number, cause: Cause.Cause<E>) => {
 }
 
 /**
- * Runs `effect` in a transaction: BEGIN with the isolation level, access mode and server-side
- * limits; COMMIT on success (a failed or aborted COMMIT is a typed failure); ROLLBACK on any failure,
- * defect or interruption. Deadlocks and serialization failures are retried (the whole effect, on a
- * fresh BEGIN) while `retryDeadlocks` is on. Nested calls become savepoints.
+ * The type of `withTransaction` and `withTransactionRetry`: data-first or pipeable.
  *
  * @since 0.1.0
  */
-export const withTransaction: {
+export interface TransactionCombinator {
   (
     config?: TransactionConfigInput
   ): <A, E, R>(
@@ -676,10 +669,23 @@ export const withTransaction: {
     effect: Effect.Effect<A, E, R>,
     config?: TransactionConfigInput
   ): Effect.Effect<A, Classified<E> | TransactionConfigError, Database | Exclude<R, CurrentTransaction>>
-} = function(this: unknown, ...args: Array<any>): any {
-  if (Effect.isEffect(args[0])) return run(args[0], args[1] ?? {}, "deadlocks")
-  return (effect: Effect.Effect<any, any, any>) => run(effect, args[0] ?? {}, "deadlocks")
-} as any
+}
+
+const combinator = (policy: RetryPolicy): TransactionCombinator =>
+  function(...args: Array<any>): any {
+    if (Effect.isEffect(args[0])) return run(args[0], args[1] ?? {}, policy)
+    return (effect: Effect.Effect<any, any, any>) => run(effect, args[0] ?? {}, policy)
+  } as TransactionCombinator
+
+/**
+ * Runs `effect` in a transaction: BEGIN with the isolation level, access mode and server-side
+ * limits; COMMIT on success (a failed or aborted COMMIT is a typed failure); ROLLBACK on any failure,
+ * defect or interruption. Deadlocks and serialization failures are retried (the whole effect, on a
+ * fresh BEGIN) while `retryDeadlocks` is on. Nested calls become savepoints.
+ *
+ * @since 0.1.0
+ */
+export const withTransaction: TransactionCombinator = combinator("deadlocks")
 
 /**
  * Like `withTransaction`, and also retries every other retryable failure that happened before
@@ -688,17 +694,4 @@ export const withTransaction: {
  *
  * @since 0.1.0
  */
-export const withTransactionRetry: {
-  (
-    config?: TransactionConfigInput
-  ): <A, E, R>(
-    effect: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, Classified<E> | TransactionConfigError, Database | Exclude<R, CurrentTransaction>>
-  <A, E, R>(
-    effect: Effect.Effect<A, E, R>,
-    config?: TransactionConfigInput
-  ): Effect.Effect<A, Classified<E> | TransactionConfigError, Database | Exclude<R, CurrentTransaction>>
-} = function(this: unknown, ...args: Array<any>): any {
-  if (Effect.isEffect(args[0])) return run(args[0], args[1] ?? {}, "retryable")
-  return (effect: Effect.Effect<any, any, any>) => run(effect, args[0] ?? {}, "retryable")
-} as any
+export const withTransactionRetry: TransactionCombinator = combinator("retryable")

@@ -80,7 +80,8 @@ export const sendCancelRequest = (target: CancelTarget, client: Pg.ClientBase): 
   socket.on("connect", () => socket.end(message))
 }
 
-const destroyClient = (client: Pg.ClientBase, reason: Error) => {
+/** Cuts a client's socket at once: for a connection that must never be used (or waited on) again. */
+export const destroyClient = (client: Pg.ClientBase, reason?: Error): void => {
   const stream = (client as unknown as { connection?: { stream?: { destroy(e?: Error): void } } }).connection?.stream
   try {
     stream?.destroy(reason)
