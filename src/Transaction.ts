@@ -143,7 +143,7 @@ const validated = new WeakMap<object, Either.Either<TransactionConfig, Transacti
  * @since 0.1.0
  */
 export const validateConfig = (
-  input: TransactionConfigInput = {}
+  input: TransactionConfigInput = defaults
 ): Either.Either<TransactionConfig, TransactionConfigError> => {
   const cached = validated.get(input)
   if (cached) return cached
@@ -671,10 +671,13 @@ export interface TransactionCombinator {
   ): Effect.Effect<A, Classified<E> | TransactionConfigError, Database | Exclude<R, CurrentTransaction>>
 }
 
+// One shared object for "no options", so that its validation is cached like any other.
+const defaults: TransactionConfigInput = Object.freeze({})
+
 const combinator = (policy: RetryPolicy): TransactionCombinator =>
   function(...args: Array<any>): any {
-    if (Effect.isEffect(args[0])) return run(args[0], args[1] ?? {}, policy)
-    return (effect: Effect.Effect<any, any, any>) => run(effect, args[0] ?? {}, policy)
+    if (Effect.isEffect(args[0])) return run(args[0], args[1] ?? defaults, policy)
+    return (effect: Effect.Effect<any, any, any>) => run(effect, args[0] ?? defaults, policy)
   } as TransactionCombinator
 
 /**
