@@ -578,7 +578,7 @@ const outermost = <A, E, R>(
               return yield* Effect.failCause(withAttemptsCause(failure.cause, attempt))
             }
             yield* Metric.increment(Metric.tagged(metrics.retries, "reason", reason))
-            yield* Effect.logWarning("transaction attempt failed; retrying").pipe(
+            yield* Effect.logDebug("transaction attempt failed; retrying").pipe(
               Effect.annotateLogs({
                 transactionId: id,
                 attempt,
