@@ -643,6 +643,8 @@ interface Previous {
   readonly observedMillis: number
   /** Whether sql/monitoring-functions.sql is installed (looked up once). */
   readonly activityFunctionUsable: boolean | undefined
+  /** `server_version_num`, looked up with it. */
+  readonly versionNum: number | undefined
 }
 
 /** Fewer block accesses than this in a window leave the cache hit ratio unknown. */
@@ -658,7 +660,9 @@ const measure = (
   probeTimeout: Duration.Duration
 ): Effect.Effect<HealthSnapshot> =>
   Effect.gen(function*() {
-    let activityFunctionUsable = (yield* Ref.get(previousRef))?.activityFunctionUsable
+    const known = yield* Ref.get(previousRef)
+    let activityFunctionUsable = known?.activityFunctionUsable
+    let versionNum = known?.versionNum
     const pool = yield* db.poolStats
     const poolUsage = pool.max > 0 ? (pool.inUse / pool.max) * 100 : 0
     const observed = yield* db.statementStats
@@ -667,11 +671,12 @@ const measure = (
         const started = performance.now()
         await query(client, latencyQuery)
         const latency = performance.now() - started
-        if (activityFunctionUsable === undefined) {
-          const [found] = await query<{ usable: boolean }>(client, activityFunctionQuery)
+        if (activityFunctionUsable === undefined || versionNum === undefined) {
+          const [found] = await query<{ usable: boolean; version_num: number }>(client, activityFunctionQuery)
           activityFunctionUsable = found?.usable === true
+          versionNum = found?.version_num ?? 0
         }
-        const [row] = await query<{ snapshot: RawSnapshot }>(client, snapshotQuery(activityFunctionUsable))
+        const [row] = await query<{ snapshot: RawSnapshot }>(client, snapshotQuery(activityFunctionUsable, versionNum))
         const raw = row!.snapshot
         let statements: { calls: number; total_ms: number } | string | undefined
         if (raw.pgStatStatementsSchema) {
@@ -818,7 +823,8 @@ const measure = (
       statementMillis: usable ? statements.total_ms : undefined,
       observedCount: observed.count,
       observedMillis: observed.totalMillis,
-      activityFunctionUsable
+      activityFunctionUsable,
+      versionNum
     })
 
     const details: HealthDetails = {

@@ -34,12 +34,18 @@ export const activityFunction = "resilience_monitor.stat_activity()"
 
 /** Whether the SECURITY DEFINER activity function is installed and callable by this role. */
 export const activityFunctionQuery = marked(`SELECT to_regprocedure('${activityFunction}') IS NOT NULL
-   AND has_function_privilege(to_regprocedure('${activityFunction}'), 'EXECUTE') AS usable`)
+   AND has_function_privilege(to_regprocedure('${activityFunction}'), 'EXECUTE') AS usable,
+   current_setting('server_version_num')::int AS version_num`)
 
-export const snapshotQuery = (useActivityFunction: boolean) =>
+/**
+ * The snapshot. `query_id` exists from PostgreSQL 14 on (and in the activity function); reading it
+ * directly costs far less than going through `to_jsonb` of every row.
+ */
+export const snapshotQuery = (useActivityFunction: boolean, versionNum: number) =>
   marked(`WITH a AS (
   SELECT s.pid, s.datname, s.state, s.backend_type, s.xact_start, s.state_change, s.query_start,
-         s.wait_event_type, s.application_name, to_jsonb(s) ->> 'query_id' AS query_id
+         s.wait_event_type, s.application_name,
+         ${useActivityFunction || versionNum >= 140000 ? "s.query_id::text" : "NULL::text"} AS query_id
   FROM ${useActivityFunction ? activityFunction : "pg_stat_activity"} s
   WHERE s.pid <> pg_backend_pid()
 ),
