@@ -608,3 +608,51 @@ layer(TestDatabase.layer, { timeout: "60 seconds", excludeTestServices: true })(
       expect(attempts[1]!.attributes.has("db.response.status_code")).toBe(false)
     }))
 })
+
+layer(TestDatabase.layerWith({ maxConnections: 3, cancelGrace: "300 millis" }), {
+  timeout: "60 seconds",
+  excludeTestServices: true
+})("Transaction on a backend that stops answering", (it) => {
+  it.effect("when neither the cancel nor the ROLLBACK is confirmed, the connection is destroyed, not reused", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const db = yield* Database.Database
+      const pid = yield* Deferred.make<number>()
+      const fiber = yield* Transaction.withTransaction(
+        Effect.gen(function*() {
+          const tx = yield* Transaction.CurrentTransaction
+          yield* Deferred.succeed(pid, tx.backendPid)
+          yield* sql`SELECT pg_sleep(5)`
+        }),
+        { timeout: "500 millis", retryDeadlocks: false }
+      ).pipe(Effect.flip, Effect.fork)
+      const backend = yield* Deferred.await(pid)
+      yield* Effect.sleep("100 millis")
+      // The backend freezes: it can answer neither the cancel request nor the ROLLBACK.
+      process.kill(backend, "SIGSTOP")
+      const started = Date.now()
+      const error = yield* Fiber.join(fiber).pipe(Effect.ensuring(Effect.sync(() => process.kill(backend, "SIGCONT"))))
+      expect(error._tag).toBe("TransactionTimeout")
+      // Deadline (400 ms left) + cancel grace (300 ms) + ROLLBACK grace (300 ms), not the 5 s sleep.
+      expect(Date.now() - started).toBeLessThan(2500)
+      // The pool never got that client back: every connection it hands out now is another backend.
+      const stats = yield* db.poolStats
+      expect(stats.inUse).toBe(0)
+      const pids = yield* Effect.forEach(
+        Array.from({ length: 3 }),
+        () =>
+          sql.withTransaction(
+            Effect.zipLeft(sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`, Effect.sleep("30 millis"))
+          ),
+        { concurrency: "unbounded" }
+      )
+      expect(pids.map((rows) => rows[0]!.pid)).not.toContain(backend)
+      // Once resumed, the frozen backend finds its socket closed and ends: it holds nothing.
+      let alive = 1
+      for (let i = 0; i < 100 && alive > 0; i++) {
+        yield* Effect.sleep("50 millis")
+        alive = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${backend}`)[0]!.n
+      }
+      expect(alive).toBe(0)
+    }))
+})
