@@ -46,6 +46,11 @@ export interface HealthMonitorOptions {
   /** Thresholds of every check (default: the health service's). */
   readonly thresholds?: HealthThresholdsInput
   readonly onStatusChange?: StatusChangeCallback
+  /**
+   * How many results in a row a new status needs before it is reported (callback and `changes`):
+   * 2 or 3 keeps a one-off blip from paging anyone. Default 1: every change is reported at once.
+   */
+  readonly confirmations?: number
 }
 
 /**
@@ -56,7 +61,7 @@ export interface HealthMonitorOptions {
 export interface HealthMonitorService {
   /** The most recent result; `None` until the first check has finished. Never touches the database. */
   readonly latest: Effect.Effect<Option.Option<DatabaseHealthCheck>>
-  /** The latest result (when there is one), then every result whose status changed. */
+  /** The reported status's latest result, then every reported status change (see `confirmations`). */
   readonly changes: Stream.Stream<DatabaseHealthCheck>
   /** Every result as it arrives. */
   readonly results: Stream.Stream<DatabaseHealthCheck>
@@ -94,41 +99,66 @@ const runCallback = (callback: StatusChangeCallback, check: DatabaseHealthCheck)
     Effect.asVoid
   )
 
+/** Where the loop puts its results: every one, and the confirmed status's latest one. */
+interface Sinks {
+  readonly latest: SubscriptionRef.SubscriptionRef<Option.Option<DatabaseHealthCheck>>
+  readonly reported: SubscriptionRef.SubscriptionRef<Option.Option<DatabaseHealthCheck>>
+}
+
+const makeSinks = Effect.all({
+  latest: SubscriptionRef.make(Option.none<DatabaseHealthCheck>()),
+  reported: SubscriptionRef.make(Option.none<DatabaseHealthCheck>())
+})
+
 const monitorLoop = (
   health: DatabaseHealth["Type"],
   thresholds: HealthThresholds | undefined,
   interval: Duration.Duration,
-  latest: SubscriptionRef.SubscriptionRef<Option.Option<DatabaseHealthCheck>>,
-  onStatusChange: StatusChangeCallback | undefined
-): Effect.Effect<never> =>
-  Effect.gen(function*() {
+  sinks: Sinks,
+  onStatusChange: StatusChangeCallback | undefined,
+  confirmations: number
+): Effect.Effect<never> => {
+  // A new status is reported once it has been seen `confirmations` times in a row.
+  let pending: { status: string; seen: number } | undefined
+  return Effect.gen(function*() {
     const check = yield* health.check(thresholds)
-    const previous = yield* SubscriptionRef.getAndSet(latest, Option.some(check))
-    const changed = Option.match(previous, { onNone: () => true, onSome: (p) => p.status !== check.status })
-    if (changed) {
-      yield* Effect.logInfo("database health status").pipe(
-        Effect.annotateLogs({
-          status: check.status,
-          previous: Option.match(previous, { onNone: () => "none", onSome: (p) => p.status }),
-          message: check.message
-        })
-      )
-      if (onStatusChange) yield* runCallback(onStatusChange, check)
+    yield* SubscriptionRef.set(sinks.latest, Option.some(check))
+    const reported = yield* SubscriptionRef.get(sinks.reported)
+    if (Option.isSome(reported) && reported.value.status === check.status) {
+      pending = undefined
+      return yield* SubscriptionRef.set(sinks.reported, Option.some(check))
     }
+    pending = pending?.status === check.status ? { status: check.status, seen: pending.seen + 1 } : { status: check.status, seen: 1 }
+    if (Option.isSome(reported) && pending.seen < confirmations) return
+    pending = undefined
+    yield* SubscriptionRef.set(sinks.reported, Option.some(check))
+    yield* Effect.logInfo("database health status").pipe(
+      Effect.annotateLogs({
+        status: check.status,
+        previous: Option.match(reported, { onNone: () => "none", onSome: (p) => p.status }),
+        message: check.message
+      })
+    )
+    if (onStatusChange) yield* runCallback(onStatusChange, check)
   }).pipe(Effect.repeat(Schedule.spaced(interval)), Effect.zipRight(Effect.never))
+}
 
 const make = (options: HealthMonitorOptions): Effect.Effect<HealthMonitorService, HealthThresholdsError, DatabaseHealth | Scope.Scope> =>
   Effect.gen(function*() {
     const health = yield* DatabaseHealth
     const thresholds = options.thresholds === undefined ? undefined : yield* makeThresholds(options.thresholds)
-    const latest = yield* SubscriptionRef.make(Option.none<DatabaseHealthCheck>())
+    const sinks = yield* makeSinks
     const interval = Duration.decode(options.interval ?? "60 seconds")
-    yield* Effect.forkScoped(monitorLoop(health, thresholds, interval, latest, options.onStatusChange))
-    const results = latest.changes.pipe(Stream.filterMap((o) => o))
+    yield* Effect.forkScoped(
+      monitorLoop(health, thresholds, interval, sinks, options.onStatusChange, Math.max(1, options.confirmations ?? 1))
+    )
     return {
-      latest: SubscriptionRef.get(latest),
-      results,
-      changes: results.pipe(Stream.changesWith((a, b) => a.status === b.status))
+      latest: SubscriptionRef.get(sinks.latest),
+      results: sinks.latest.changes.pipe(Stream.filterMap((o) => o)),
+      changes: sinks.reported.changes.pipe(
+        Stream.filterMap((o) => o),
+        Stream.changesWith((a, b) => a.status === b.status)
+      )
     }
   })
 
@@ -145,9 +175,8 @@ export const scheduleHealthChecks = (
 ): Effect.Effect<Effect.Effect<void>, never, DatabaseHealth | Scope.Scope> =>
   Effect.gen(function*() {
     const health = yield* DatabaseHealth
-    const latest = yield* SubscriptionRef.make(Option.none<DatabaseHealthCheck>())
     const fiber = yield* Effect.forkScoped(
-      monitorLoop(health, undefined, Duration.decode(interval), latest, onStatusChange)
+      monitorLoop(health, undefined, Duration.decode(interval), yield* makeSinks, onStatusChange, 1)
     )
     return Effect.asVoid(Fiber.interrupt(fiber))
   })

@@ -92,4 +92,26 @@ describe("HealthMonitor", () => {
       yield* TestClock.adjust("10 minutes")
       expect(yield* Ref.get(count)).toBe(3)
     }).pipe(Effect.scoped))
+
+  it.effect("confirmations: a status is reported only after it was seen that many times in a row", () =>
+    Effect.gen(function*() {
+      const statuses: Array<Health.DatabaseHealthStatus> = ["HEALTHY", "DEGRADED", "HEALTHY", "CRITICAL", "CRITICAL", "HEALTHY", "HEALTHY"]
+      const seen = yield* Ref.make<Array<string>>([])
+      const context = yield* Layer.build(
+        HealthMonitor.HealthMonitor.layer({
+          interval: "1 second",
+          confirmations: 2,
+          onStatusChange: (check) => Ref.update(seen, (s) => [...s, check.status])
+        }).pipe(Layer.provide(Health.DatabaseHealth.layerTest(statuses.map((status) => ({ status })))))
+      )
+      const monitor = yield* HealthMonitor.HealthMonitor.pipe(Effect.provide(context))
+      const changes = yield* monitor.changes.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      for (let tick = 1; tick < statuses.length; tick++) yield* TestClock.adjust("1 second")
+      // The lone DEGRADED is a blip; CRITICAL and the return to HEALTHY are confirmed.
+      expect(yield* Ref.get(seen)).toEqual(["HEALTHY", "CRITICAL", "HEALTHY"])
+      expect(Chunk.toReadonlyArray(yield* Fiber.join(changes)).map((c) => c.status)).toEqual(["HEALTHY", "CRITICAL", "HEALTHY"])
+      // latest is every result, confirmed or not.
+      expect(Option.map(yield* monitor.latest, (c) => c.status)).toEqual(Option.some("HEALTHY"))
+    }).pipe(Effect.scoped))
 })
