@@ -11,11 +11,11 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { layer } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Fiber, Layer, Redacted, Schedule } from "effect"
 import { randomBytes } from "node:crypto"
-import { createServer } from "node:net"
 import Pg from "pg"
 import { expect } from "vitest"
 import * as Classify from "../src/Classify.js"
 import * as Database from "../src/Database.js"
+import * as EmbeddedPostgres from "../src/EmbeddedPostgres.js"
 import type * as Errors from "../src/Errors.js"
 import { TestDatabase } from "./support/TestDatabase.js"
 
@@ -72,16 +72,6 @@ const waitFor = (pid: number, what: "lock" | "active") =>
       FROM pg_stat_activity WHERE pid = ${pid}`
     if (rows[0]?.ok !== true) return yield* Effect.fail("not yet" as const)
   }).pipe(Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds"))), Effect.orDie)
-
-/** A TCP port nothing listens on. */
-const closedPort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 1
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 layer(Layer.provideMerge(Setup, TestDatabase.layer), { timeout: "60 seconds", excludeTestServices: true })("classification of real errors", (it) => {
   it.effect("unique violation on one column", () =>
@@ -390,7 +380,8 @@ layer(Layer.provideMerge(Setup, TestDatabase.layer), { timeout: "60 seconds", ex
 
   it.effect("connection refused on a closed port, without the password", () =>
     Effect.gen(function*() {
-      const port = yield* closedPort
+      // A port that was free a moment ago: nothing listens on it.
+      const port = yield* EmbeddedPostgres.freePort
       const password = "zebra-Secret-pw-2291"
       const url = `postgres://app:${password}@127.0.0.1:${port}/app`
       const raw = new Pg.Client({ connectionString: url })

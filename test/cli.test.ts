@@ -7,7 +7,6 @@ import { Effect, Redacted, Schema } from "effect"
 import { execFile, spawn } from "node:child_process"
 import { execSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import Pg from "pg"
@@ -61,13 +60,6 @@ const openSessions = (url: string, n: number) =>
     (clients) => Effect.promise(() => Promise.all(clients.map((c) => c.end().catch(() => {}))))
   )
 
-const closedPort = Effect.async<number>((resume) => {
-  const server = createServer().listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    server.close(() => resume(Effect.succeed(typeof address === "object" && address ? address.port : 1)))
-  })
-})
-
 const Server = EmbeddedPostgres.layer({ settings: { max_connections: 20, superuser_reserved_connections: 3 } })
 
 layer(Server, { timeout: "180 seconds", excludeTestServices: true })("pg-resilience CLI", (it) => {
@@ -91,7 +83,7 @@ layer(Server, { timeout: "180 seconds", excludeTestServices: true })("pg-resilie
         expect(result.code).toBe(code)
         expect(result.stdout + result.stderr).not.toContain(password)
       }
-      const port = yield* closedPort
+      const port = yield* EmbeddedPostgres.freePort
       const refused = yield* run(["health", "--url", `postgres://app:zebra-pass-12@127.0.0.1:${port}/app`])
       expect(refused.code).toBe(2)
       expect(refused.stdout).toContain("Status: CRITICAL")
@@ -169,7 +161,7 @@ layer(Server, { timeout: "180 seconds", excludeTestServices: true })("pg-resilie
   it.effect("serve answers /livez, /readyz, /health and /metrics; /readyz follows the server down and up", () =>
     Effect.gen(function*() {
       const server = yield* EmbeddedPostgres.EmbeddedPostgres
-      const port = yield* closedPort
+      const port = yield* EmbeddedPostgres.freePort
       const child = yield* Effect.acquireRelease(
         Effect.sync(() =>
           spawn(process.execPath, [

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto"
 import { createServer, type Socket } from "node:net"
 import { expect } from "vitest"
 import * as Database from "../src/Database.js"
+import * as EmbeddedPostgres from "../src/EmbeddedPostgres.js"
 import * as Health from "../src/Health.js"
 import * as HealthMonitor from "../src/HealthMonitor.js"
 import { renderScript } from "../src/internal/sqlScripts.js"
@@ -40,12 +41,7 @@ const checkWith = (url: string, options: Health.DatabaseHealthOptions = {}) =>
 layer(HealthLive, { timeout: "120 seconds", excludeTestServices: true })("DatabaseHealth on a real server", (it) => {
   it.effect("an unreachable server is CRITICAL within the probe timeout", () =>
     Effect.gen(function*() {
-      const port = yield* Effect.async<number>((resume) => {
-        const server = createServer().listen(0, "127.0.0.1", () => {
-          const address = server.address()
-          server.close(() => resume(Effect.succeed(typeof address === "object" && address ? address.port : 1)))
-        })
-      })
+      const port = yield* EmbeddedPostgres.freePort // nothing listens on it
       const started = Date.now()
       const check = yield* checkWith(`postgres://nobody:zebra-pass-991@127.0.0.1:${port}/x`, { probeTimeout: "1 second" })
       expect(Date.now() - started).toBeLessThan(1500)

@@ -106,7 +106,8 @@ SELECT json_build_object(
     WHERE e.extname = 'pg_stat_statements')
 ) AS snapshot`)
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, "\"\"")}"`
+/** A SQL identifier, quoted. */
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, "\"\"")}"`
 
 /** Totals of pg_stat_statements for this database (top-level statements on PG14+), ours excluded. */
 export const statementTotalsQuery = (schema: string, versionNum: number) =>

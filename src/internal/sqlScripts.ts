@@ -4,14 +4,13 @@
  * @internal
  */
 import { readFile } from "node:fs/promises"
+import { quoteIdent } from "./healthProbe.js"
 
 /** The scripts a restricted role needs for full health figures. */
 export const monitoringScripts = {
   grant: "grant-monitoring.sql",
   securityDefiner: "monitoring-functions.sql"
 } as const
-
-const quoteIdent = (name: string) => `"${name.replace(/"/g, "\"\"")}"`
 
 /** The text of `sql/<name>` with psql's `:"role"` replaced by the quoted role name. */
 export const renderScript = async (name: string, role: string): Promise<string> => {
