@@ -90,6 +90,8 @@ export const destroyClient = (client: Pg.ClientBase, reason?: Error): void => {
   }
 }
 
+const cancelSent = new Error("a cancel request was sent to this session")
+
 /**
  * Runs one statement on a leased client. When interrupted, cancels the statement on the server and
  * waits (bounded) for it to end so that the next statement of the lease does not queue behind it.
@@ -108,6 +110,9 @@ const runOnLease = <A>(handle: PoolHandle, lease: Lease, submit: Submit<A>): Eff
     return Effect.async<void>((resumeCancel) => {
       if (finished) return resumeCancel(Effect.void)
       sendCancelRequest(handle.cancelTarget, lease.client)
+      // A cancel request is asynchronous: if the statement ends on its own meanwhile, the request can
+      // land on whatever this session runs next. The session is therefore never reused.
+      lease.broken ??= cancelSent
       const timer = setTimeout(() => {
         const reason = new Error("query did not end after its cancel request")
         lease.broken = reason
@@ -165,6 +170,7 @@ const runPooled = <A>(handle: PoolHandle, submit: Submit<A>): Effect.Effect<A, S
       if (state !== "running" || client === undefined) return resumeCancel(Effect.void)
       const running = client
       sendCancelRequest(handle.cancelTarget, running)
+      broken ??= cancelSent // see runOnLease: never reused after a cancel
       const timer = setTimeout(() => {
         const reason = new Error("query did not end after its cancel request")
         broken = reason
