@@ -7,10 +7,16 @@
  * `recoveryAction`, `userMessage`, `technicalMessage`, `constraint`, `field`) plus `sqlState`,
  * `table`, `fields` and the original `cause`. Build them with `Classify.classifyDatabaseError`.
  *
+ * The members are made from one table (`members` below: category, retryability, recovery action
+ * and default user message per tag); the tags, `databaseErrorTraits` and `defaultUserMessages`
+ * are derived from it. Every member shows its `technicalMessage` as its `message` (logs and
+ * `Cause.pretty`), and its JSON form names the kind of its `cause` instead of copying it.
+ *
  * @since 0.1.0
  */
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import { defaulted, type MemberDefinition, memberFactory, optional, row } from "./internal/classify/member.js"
 
 // ---------------------------------------------------------------------------
 // Categories and recovery actions (the seed's enum-like objects)
@@ -20,6 +26,7 @@ import * as Schema from "effect/Schema"
  * The seed's seven error categories. Why: callers that predate the tagged union switch on these.
  *
  * @since 0.1.0
+ * @category models
  */
 export const DatabaseErrorCategory = {
   CONSTRAINT_VIOLATION: "CONSTRAINT_VIOLATION",
@@ -35,6 +42,7 @@ export const DatabaseErrorCategory = {
  * One of the values of `DatabaseErrorCategory`. Why: the type of the `category` field.
  *
  * @since 0.1.0
+ * @category models
  */
 export type DatabaseErrorCategory = typeof DatabaseErrorCategory[keyof typeof DatabaseErrorCategory]
 
@@ -43,6 +51,7 @@ export type DatabaseErrorCategory = typeof DatabaseErrorCategory[keyof typeof Da
  * Why: `VERIFY_COMMIT` is the only correct advice when the connection broke during COMMIT.
  *
  * @since 0.1.0
+ * @category models
  */
 export const DatabaseRecoveryAction = {
   RETRY: "RETRY",
@@ -58,6 +67,7 @@ export const DatabaseRecoveryAction = {
  * One of the values of `DatabaseRecoveryAction`. Why: the type of the `recoveryAction` field.
  *
  * @since 0.1.0
+ * @category models
  */
 export type DatabaseRecoveryAction = typeof DatabaseRecoveryAction[keyof typeof DatabaseRecoveryAction]
 
@@ -66,21 +76,15 @@ export type DatabaseRecoveryAction = typeof DatabaseRecoveryAction[keyof typeof 
  * Why: a form shows "already taken" for `unique` but "required" for `not_null`.
  *
  * @since 0.1.0
+ * @category schemas
  */
-export const ConstraintKind = Schema.Literal(
-  "unique",
-  "foreign_key",
-  "not_null",
-  "check",
-  "exclusion",
-  "restrict",
-  "other"
-)
+export const ConstraintKind = Schema.Literal("unique", "foreign_key", "not_null", "check", "exclusion", "restrict", "other")
 
 /**
  * One of the values of `ConstraintKind`. Why: the type of `ConstraintViolation.kind`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ConstraintKind = typeof ConstraintKind.Type
 
@@ -89,6 +93,7 @@ export type ConstraintKind = typeof ConstraintKind.Type
  * the row still referenced (delete/update of the parent)? Why: the two need different messages.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const ForeignKeyProblem = Schema.Literal("missing_reference", "still_referenced")
 
@@ -96,46 +101,98 @@ export const ForeignKeyProblem = Schema.Literal("missing_reference", "still_refe
  * One of the values of `ForeignKeyProblem`. Why: the type of `ConstraintViolation.foreignKey`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ForeignKeyProblem = typeof ForeignKeyProblem.Type
+
+// ---------------------------------------------------------------------------
+// The one table of members
+// ---------------------------------------------------------------------------
+
+/**
+ * Every member of the union, in declaration order: the single definition of its tag, traits and
+ * default user message. A class below can only be made for a tag of this table.
+ */
+const members = {
+  // tag: row(category, isRetryable, recoveryAction, default userMessage)
+  ConstraintViolation: row("CONSTRAINT_VIOLATION", false, "FIX_DATA", "The data breaks one of the rules of the system."),
+  InvalidData: row("CONSTRAINT_VIOLATION", false, "FIX_DATA", "Some of the submitted data is not valid."),
+  Deadlock: row("TRANSACTION_ERROR", true, "RETRY", "Your request conflicted with another one in progress. Please try again."),
+  SerializationFailure: row("TRANSACTION_ERROR", true, "RETRY", "The data changed while your request was processed. Please try again."),
+  ConnectionError: row("CONNECTION_ERROR", true, "CHECK_NETWORK", "The database is temporarily unreachable. Please try again in a moment."),
+  CommitOutcomeUnknown: row("TRANSACTION_ERROR", false, "VERIFY_COMMIT", "We could not confirm whether your changes were saved. Please check before trying again."),
+  QueryTimeout: row("TIMEOUT_ERROR", true, "RETRY", "The operation took too long and was cancelled. Please try again."),
+  TransactionTimeout: row("TIMEOUT_ERROR", true, "RETRY", "The operation took too long and was cancelled. Please try again."),
+  PermissionDenied: row("PERMISSION_ERROR", false, "CHECK_PERMISSIONS", "You do not have permission to perform this action."),
+  NotFound: row("QUERY_ERROR", false, "NONE", "The requested record was not found."),
+  QueryError: row("QUERY_ERROR", false, "NONE", "The request could not be processed."),
+  UnknownDatabaseError: row("UNKNOWN", false, "CONTACT_ADMIN", "Something went wrong on our side. Please try again later or contact support.")
+} as const satisfies Record<string, MemberDefinition>
+
+type Members = typeof members
+
+/**
+ * The tags of the union. Why: exhaustive switches and `catchTags` keys.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DatabaseErrorTag = keyof Members
+
+/**
+ * Every tag of the union, in declaration order. Why: runtime membership checks and tests.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const databaseErrorTags: ReadonlyArray<DatabaseErrorTag> = Object.keys(members) as Array<DatabaseErrorTag>
 
 /**
  * The fixed classification of each member: category, retryability, recovery action.
  * Why: one table that the members, `describeSqlState` and the docs all agree on.
  *
  * @since 0.1.0
+ * @category constants
  */
-export const databaseErrorTraits = {
-  ConstraintViolation: { category: "CONSTRAINT_VIOLATION", isRetryable: false, recoveryAction: "FIX_DATA" },
-  InvalidData: { category: "CONSTRAINT_VIOLATION", isRetryable: false, recoveryAction: "FIX_DATA" },
-  Deadlock: { category: "TRANSACTION_ERROR", isRetryable: true, recoveryAction: "RETRY" },
-  SerializationFailure: { category: "TRANSACTION_ERROR", isRetryable: true, recoveryAction: "RETRY" },
-  ConnectionError: { category: "CONNECTION_ERROR", isRetryable: true, recoveryAction: "CHECK_NETWORK" },
-  CommitOutcomeUnknown: { category: "TRANSACTION_ERROR", isRetryable: false, recoveryAction: "VERIFY_COMMIT" },
-  QueryTimeout: { category: "TIMEOUT_ERROR", isRetryable: true, recoveryAction: "RETRY" },
-  TransactionTimeout: { category: "TIMEOUT_ERROR", isRetryable: true, recoveryAction: "RETRY" },
-  PermissionDenied: { category: "PERMISSION_ERROR", isRetryable: false, recoveryAction: "CHECK_PERMISSIONS" },
-  NotFound: { category: "QUERY_ERROR", isRetryable: false, recoveryAction: "NONE" },
-  QueryError: { category: "QUERY_ERROR", isRetryable: false, recoveryAction: "NONE" },
-  UnknownDatabaseError: { category: "UNKNOWN", isRetryable: false, recoveryAction: "CONTACT_ADMIN" }
-} as const satisfies Record<
-  string,
-  { category: DatabaseErrorCategory; isRetryable: boolean; recoveryAction: DatabaseRecoveryAction }
->
+export const databaseErrorTraits: {
+  readonly [Tag in DatabaseErrorTag]: {
+    readonly category: Members[Tag]["category"]
+    readonly isRetryable: Members[Tag]["isRetryable"]
+    readonly recoveryAction: Members[Tag]["recoveryAction"]
+  }
+} = Object.fromEntries(databaseErrorTags.map((tag) => {
+  const { category, isRetryable, recoveryAction } = members[tag]
+  return [tag, { category, isRetryable, recoveryAction }]
+})) as any
 
-// ---------------------------------------------------------------------------
-// Shared fields
-// ---------------------------------------------------------------------------
+/**
+ * The userMessage a member gets when the constructor is not given one.
+ * Why: code that constructs errors directly (the transaction module) gets sane defaults.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultUserMessages: { readonly [Tag in DatabaseErrorTag]: Members[Tag]["userMessage"] } = Object
+  .fromEntries(databaseErrorTags.map((tag) => [tag, members[tag].userMessage])) as any
 
-const fixed = <const A extends string | boolean>(value: A) =>
-  Schema.Literal(value).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => value))
+/**
+ * Marks every member's prototype. Why: recognises our errors even across duplicate package copies.
+ *
+ * @since 0.1.0
+ * @category type id
+ */
+export const DatabaseErrorTypeId: unique symbol = Symbol.for("effect-pg-resilience/DatabaseError")
 
-const defaulted = (message: string) =>
-  Schema.String.pipe(Schema.propertySignature, Schema.withConstructorDefault(() => message))
+/**
+ * The type of `DatabaseErrorTypeId`. Why: lets other modules name the marker.
+ *
+ * @since 0.1.0
+ * @category type id
+ */
+export type DatabaseErrorTypeId = typeof DatabaseErrorTypeId
 
-const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
-
-const common = {
+/** The fields every member has besides its traits and user message. */
+const commonFields = {
   /** For logs and operators: SQLSTATE, server message, detail, hint; passwords scrubbed. May hold row values. */
   technicalMessage: Schema.String,
   /** The SQLSTATE reported by the server (or passed through by PostgREST), when there is one. */
@@ -152,30 +209,19 @@ const common = {
   fields: optional(Schema.Array(Schema.String)),
   /** How many attempts were made, set when retries ran out. */
   attempts: optional(Schema.Number),
-  /** The original error (a `SqlError`, pg's `DatabaseError`, a Node system error, ...). */
+  /**
+   * The original error (a `SqlError`, pg's `DatabaseError`, a Node system error, ...). Kept as it
+   * is for `Cause` and debugging; the JSON form of the error only names its kind.
+   */
   cause: Schema.Unknown
 }
 
 /**
- * The userMessage a member gets when the constructor is not given one.
- * Why: code that constructs errors directly (the transaction module) gets sane defaults.
- *
- * @since 0.1.0
+ * `class X extends Member<X>()("X") {}`: the member `X` of the table, with the common fields.
+ * Every member shows its technical message as `message` and names only the kind of its cause in
+ * its JSON form (see `internal/classify/member.ts`).
  */
-export const defaultUserMessages = {
-  ConstraintViolation: "The data breaks one of the rules of the system.",
-  InvalidData: "Some of the submitted data is not valid.",
-  Deadlock: "Your request conflicted with another one in progress. Please try again.",
-  SerializationFailure: "The data changed while your request was processed. Please try again.",
-  ConnectionError: "The database is temporarily unreachable. Please try again in a moment.",
-  CommitOutcomeUnknown: "We could not confirm whether your changes were saved. Please check before trying again.",
-  QueryTimeout: "The operation took too long and was cancelled. Please try again.",
-  TransactionTimeout: "The operation took too long and was cancelled. Please try again.",
-  PermissionDenied: "You do not have permission to perform this action.",
-  NotFound: "The requested record was not found.",
-  QueryError: "The request could not be processed.",
-  UnknownDatabaseError: "Something went wrong on our side. Please try again later or contact support."
-} as const
+const Member = memberFactory(members, commonFields, DatabaseErrorTypeId)
 
 // ---------------------------------------------------------------------------
 // The members
@@ -186,118 +232,59 @@ export const defaultUserMessages = {
  * Why: the user can fix it, and `field` says which input to highlight.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class ConstraintViolation extends Schema.TaggedError<ConstraintViolation>()("ConstraintViolation", {
+export class ConstraintViolation extends Member<ConstraintViolation>()("ConstraintViolation", {
   kind: ConstraintKind,
   /** For `foreign_key`: which side of the reference is wrong. */
   foreignKey: optional(ForeignKeyProblem),
   /** For `foreign_key`: the other table the detail text names. */
-  referencedTable: optional(Schema.String),
-  category: fixed(databaseErrorTraits.ConstraintViolation.category),
-  isRetryable: fixed(databaseErrorTraits.ConstraintViolation.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.ConstraintViolation.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.ConstraintViolation),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+  referencedTable: optional(Schema.String)
+}) {}
 
 /**
  * A value the server could not accept: too long, bad number or date, division by zero (class 22).
  * Why: like a constraint violation it is the data, not the system, that must change.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class InvalidData extends Schema.TaggedError<InvalidData>()("InvalidData", {
-  category: fixed(databaseErrorTraits.InvalidData.category),
-  isRetryable: fixed(databaseErrorTraits.InvalidData.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.InvalidData.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.InvalidData),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class InvalidData extends Member<InvalidData>()("InvalidData") {}
 
 /**
  * The server broke a deadlock by aborting this transaction (40P01). Why: running it again succeeds.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class Deadlock extends Schema.TaggedError<Deadlock>()("Deadlock", {
-  category: fixed(databaseErrorTraits.Deadlock.category),
-  isRetryable: fixed(databaseErrorTraits.Deadlock.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.Deadlock.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.Deadlock),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class Deadlock extends Member<Deadlock>()("Deadlock") {}
 
 /**
  * A concurrent transaction made this one impossible to serialize (40001, also hot-standby
  * conflicts). Why: the whole transaction must be retried from the start.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class SerializationFailure extends Schema.TaggedError<SerializationFailure>()("SerializationFailure", {
-  category: fixed(databaseErrorTraits.SerializationFailure.category),
-  isRetryable: fixed(databaseErrorTraits.SerializationFailure.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.SerializationFailure.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.SerializationFailure),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class SerializationFailure extends Member<SerializationFailure>()("SerializationFailure") {}
 
 /**
  * The database could not be reached or the connection broke (class 08, 57P01-57P03, 57P05, 53300,
  * Node socket errors, pool acquisition timeouts). Why: transient; retry after a pause.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", {
-  category: fixed(databaseErrorTraits.ConnectionError.category),
-  isRetryable: fixed(databaseErrorTraits.ConnectionError.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.ConnectionError.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.ConnectionError),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class ConnectionError extends Member<ConnectionError>()("ConnectionError") {}
 
 /**
  * The connection broke while COMMIT was in flight (or the server said 08007 / 40003): the work may
  * or may not be saved. Why: retrying could apply it twice; the caller must check first.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class CommitOutcomeUnknown extends Schema.TaggedError<CommitOutcomeUnknown>()("CommitOutcomeUnknown", {
-  category: fixed(databaseErrorTraits.CommitOutcomeUnknown.category),
-  isRetryable: fixed(databaseErrorTraits.CommitOutcomeUnknown.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.CommitOutcomeUnknown.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.CommitOutcomeUnknown),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class CommitOutcomeUnknown extends Member<CommitOutcomeUnknown>()("CommitOutcomeUnknown") {}
 
 /**
  * A server-side deadline fired: statement_timeout or a cancel (57014), lock_timeout (55P03),
@@ -305,81 +292,42 @@ export class CommitOutcomeUnknown extends Schema.TaggedError<CommitOutcomeUnknow
  * query timeout. Why: usually load-related, so a retry may succeed.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class QueryTimeout extends Schema.TaggedError<QueryTimeout>()("QueryTimeout", {
-  category: fixed(databaseErrorTraits.QueryTimeout.category),
-  isRetryable: fixed(databaseErrorTraits.QueryTimeout.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.QueryTimeout.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.QueryTimeout),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class QueryTimeout extends Member<QueryTimeout>()("QueryTimeout") {}
 
 /**
  * Our own transaction deadline ran out (issued by the transaction module, not by the server).
  * Why: it has no SQLSTATE but callers treat it like any other timeout.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class TransactionTimeout extends Schema.TaggedError<TransactionTimeout>()("TransactionTimeout", {
+export class TransactionTimeout extends Member<TransactionTimeout>()("TransactionTimeout", {
   /** The deadline that was exceeded. */
   timeout: Schema.DurationFromSelf,
-  category: fixed(databaseErrorTraits.TransactionTimeout.category),
-  isRetryable: fixed(databaseErrorTraits.TransactionTimeout.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.TransactionTimeout.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.TransactionTimeout),
-  ...common,
   technicalMessage: defaulted("The transaction exceeded its deadline"),
   /** How many attempts ran before the deadline. */
   attempts: Schema.Number
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+}) {}
 
 /**
  * The role may not do this (42501, including row-level security), the login was refused
  * (class 28), or PostgREST rejected the JWT (PGRST301, PGRST302). Why: retrying cannot help.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", {
-  category: fixed(databaseErrorTraits.PermissionDenied.category),
-  isRetryable: fixed(databaseErrorTraits.PermissionDenied.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.PermissionDenied.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.PermissionDenied),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class PermissionDenied extends Member<PermissionDenied>()("PermissionDenied") {}
 
 /**
  * The row asked for does not exist (PostgREST PGRST116, `NoSuchElementException`, P0002).
  * Why: a 404 for the caller, not an outage.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
-  category: fixed(databaseErrorTraits.NotFound.category),
-  isRetryable: fixed(databaseErrorTraits.NotFound.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.NotFound.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.NotFound),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class NotFound extends Member<NotFound>()("NotFound") {}
 
 /**
  * The statement itself is wrong: syntax, unknown table or column, unsupported feature, read-only
@@ -387,59 +335,31 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
  * Why: a bug in the program; retrying gives the same answer.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class QueryError extends Schema.TaggedError<QueryError>()("QueryError", {
-  category: fixed(databaseErrorTraits.QueryError.category),
-  isRetryable: fixed(databaseErrorTraits.QueryError.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.QueryError.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.QueryError),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class QueryError extends Member<QueryError>()("QueryError") {}
 
 /**
  * Anything else: resources (53 except 53300), limits (54), system and internal errors (58, XX),
  * and errors we cannot recognise. Why: someone has to look at it.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class UnknownDatabaseError extends Schema.TaggedError<UnknownDatabaseError>()("UnknownDatabaseError", {
-  category: fixed(databaseErrorTraits.UnknownDatabaseError.category),
-  isRetryable: fixed(databaseErrorTraits.UnknownDatabaseError.isRetryable),
-  recoveryAction: fixed(databaseErrorTraits.UnknownDatabaseError.recoveryAction),
-  userMessage: defaulted(defaultUserMessages.UnknownDatabaseError),
-  ...common
-}) {
-  /** Why: logs and `Cause.pretty` show the technical message. */
-  override get message(): string {
-    return this.technicalMessage
-  }
-}
+export class UnknownDatabaseError extends Member<UnknownDatabaseError>()("UnknownDatabaseError") {}
+
+// ---------------------------------------------------------------------------
+// The union
+// ---------------------------------------------------------------------------
 
 /**
- * Every classified database failure. Why: one type to `catchTag` on.
+ * The union as a schema; its `members` are the classes, in the table's order.
+ * Why: lets the errors cross a serialization boundary (RPC, workers).
  *
  * @since 0.1.0
+ * @category schemas
  */
-export type DatabaseError =
-  | ConstraintViolation
-  | InvalidData
-  | Deadlock
-  | SerializationFailure
-  | ConnectionError
-  | CommitOutcomeUnknown
-  | QueryTimeout
-  | TransactionTimeout
-  | PermissionDenied
-  | NotFound
-  | QueryError
-  | UnknownDatabaseError
-
-const members = [
+export const DatabaseError = Schema.Union(
   ConstraintViolation,
   InvalidData,
   Deadlock,
@@ -452,72 +372,35 @@ const members = [
   NotFound,
   QueryError,
   UnknownDatabaseError
-] as const
+)
 
 /**
- * The union as a schema. Why: lets the errors cross a serialization boundary (RPC, workers).
+ * Every classified database failure. Why: one type to `catchTag` on.
  *
  * @since 0.1.0
+ * @category models
  */
-export const DatabaseError = Schema.Union(...members)
+export type DatabaseError = InstanceType<(typeof DatabaseError.members)[number]>
 
 /**
  * The seed's name for the result of `classifyDatabaseError`. Why: seed code keeps compiling.
  *
  * @since 0.1.0
+ * @category models
  */
 export type DatabaseErrorClassification = DatabaseError
 
-/**
- * The tags of the union. Why: exhaustive switches and `catchTags` keys.
- *
- * @since 0.1.0
- */
-export type DatabaseErrorTag = DatabaseError["_tag"]
-
-/**
- * Every tag of the union, in declaration order. Why: runtime membership checks and tests.
- *
- * @since 0.1.0
- */
-export const databaseErrorTags: ReadonlyArray<DatabaseErrorTag> = [
-  "ConstraintViolation",
-  "InvalidData",
-  "Deadlock",
-  "SerializationFailure",
-  "ConnectionError",
-  "CommitOutcomeUnknown",
-  "QueryTimeout",
-  "TransactionTimeout",
-  "PermissionDenied",
-  "NotFound",
-  "QueryError",
-  "UnknownDatabaseError"
-]
-
-/**
- * Marks every member's prototype. Why: recognises our errors even across duplicate package copies.
- *
- * @since 0.1.0
- */
-export const DatabaseErrorTypeId: unique symbol = Symbol.for("effect-pg-resilience/DatabaseError")
-
-/**
- * The type of `DatabaseErrorTypeId`. Why: lets other modules name the marker.
- *
- * @since 0.1.0
- */
-export type DatabaseErrorTypeId = typeof DatabaseErrorTypeId
-
-for (const member of members) {
-  Object.defineProperty(member.prototype, DatabaseErrorTypeId, { value: DatabaseErrorTypeId })
-}
+/** Compile-time check: the union has exactly one class for each tag of the table. */
+type SameTags<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
+const unionCoversTheTable: SameTags<DatabaseError["_tag"], DatabaseErrorTag> = true
+void unionCoversTheTable
 
 /**
  * Whether a value is a member of the `DatabaseError` union. Why: classification returns these
  * unchanged, and callers narrow `unknown` with it. Never throws.
  *
  * @since 0.1.0
+ * @category refinements
  */
 export const isDatabaseError = (u: unknown): u is DatabaseError => {
   try {

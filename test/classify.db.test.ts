@@ -32,7 +32,11 @@ const Setup = Layer.effectDiscard(
       `INSERT INTO accounts VALUES (1, 100), (2, 100), (3, 100)`,
       `CREATE TABLE doctors (id int PRIMARY KEY, on_call boolean NOT NULL)`,
       `INSERT INTO doctors VALUES (1, true), (2, true)`,
-      `CREATE TABLE secrets (id int, payload text)`
+      `CREATE TABLE secrets (id int, payload text)`,
+      `CREATE TABLE slow_commits (id serial PRIMARY KEY, payload text)`,
+      `CREATE FUNCTION sleep_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$`,
+      `CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON slow_commits
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sleep_at_commit()`
     ]
     for (const statement of statements) yield* sql.unsafe(statement)
   }).pipe(Effect.orDie)
@@ -63,12 +67,15 @@ const rawQuery = (client: Pg.Client, text: string, values: ReadonlyArray<unknown
 const backendPid = (client: Pg.Client) =>
   Effect.map(rawQuery(client, "SELECT pg_backend_pid() AS pid"), (r) => r.rows[0].pid as number).pipe(Effect.orDie)
 
-/** Waits until the backend `pid` waits on a lock (`Lock`) or runs a statement (`active`). */
-const waitFor = (pid: number, what: "lock" | "active") =>
+/** Waits until the backend `pid` waits on a lock (`Lock`), runs a statement (`active`) or runs COMMIT. */
+const waitFor = (pid: number, what: "lock" | "active" | "commit") =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows = yield* sql<{ ok: boolean }>`
-      SELECT (CASE WHEN ${what} = 'lock' THEN wait_event_type = 'Lock' ELSE state = 'active' END) AS ok
+      SELECT (CASE ${what}
+        WHEN 'lock' THEN wait_event_type = 'Lock'
+        WHEN 'commit' THEN state = 'active' AND query = 'COMMIT'
+        ELSE state = 'active' END) AS ok
       FROM pg_stat_activity WHERE pid = ${pid}`
     if (rows[0]?.ok !== true) return yield* Effect.fail("not yet" as const)
   }).pipe(Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds"))), Effect.orDie)
@@ -177,7 +184,7 @@ layer(Layer.provideMerge(Setup, TestDatabase.layer), { timeout: "60 seconds", ex
         field: "price"
       }, ["-17.25", "17.25"])
       const registered = yield* failureOf(insert).pipe(
-        Effect.provide(Classify.ConstraintRegistry.layer({
+        Effect.provide(Classify.layerConstraints({
           products_price_check: { field: "amount", userMessage: "Prices must be positive." }
         }))
       )
@@ -452,16 +459,19 @@ layer(Layer.provideMerge(Setup, TestDatabase.layer), { timeout: "60 seconds", ex
       expect(yield* sql`SELECT 1 AS one`).toEqual([{ one: 1 }])
     }).pipe(Effect.scoped))
 
-  it.effect("a connection lost before COMMIT completes is an unknown commit outcome", () =>
+  it.effect("a backend killed while COMMIT runs: the failure of that COMMIT is an unknown commit outcome", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const db = yield* TestDatabase
       const client = yield* db.connect()
       const pid = yield* backendPid(client)
       yield* rawQuery(client, "BEGIN")
-      yield* rawQuery(client, "INSERT INTO secrets (payload) VALUES ('zebra-commit-404')")
+      yield* rawQuery(client, "INSERT INTO slow_commits (payload) VALUES ('zebra-commit-404')")
+      // COMMIT runs the deferred trigger (30 s of pg_sleep): it is in flight until the kill.
+      const commit = yield* Effect.fork(Effect.flip(rawQuery(client, "COMMIT")))
+      yield* waitFor(pid, "commit")
       yield* sql`SELECT pg_terminate_backend(${pid})`
-      const commitError = yield* Effect.flip(rawQuery(client, "COMMIT"))
+      const commitError = yield* Fiber.join(commit)
       const error = Classify.classifyCommitFailure(commitError)
       expectClassified(error, {
         _tag: "CommitOutcomeUnknown",
@@ -469,6 +479,7 @@ layer(Layer.provideMerge(Setup, TestDatabase.layer), { timeout: "60 seconds", ex
         isRetryable: false,
         recoveryAction: "VERIFY_COMMIT"
       }, ["zebra-commit-404"])
+      expect(error.technicalMessage).toMatch(/^COMMIT outcome unknown: /)
       // outside a COMMIT the same failure is an ordinary (retryable) connection error
       expect(Classify.classifyDatabaseError(commitError)._tag).toBe("ConnectionError")
     }).pipe(Effect.scoped))

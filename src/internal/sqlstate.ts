@@ -10,7 +10,7 @@
  * @internal
  */
 
-import type { ConstraintKind, DatabaseError } from "../Errors.js"
+import { type ConstraintKind, type DatabaseErrorTag, defaultUserMessages } from "../Errors.js"
 
 /** Whether the server reports the code as an error, a warning or success (second field of errcodes.txt). */
 export type SqlStateSeverity = "E" | "W" | "S"
@@ -379,7 +379,7 @@ export const SQLSTATES: ReadonlyArray<SqlStateEntry> = [
 // ---------------------------------------------------------------------------
 
 /** The member of the `DatabaseError` union a SQLSTATE maps to (our own deadline has no SQLSTATE). */
-export type SqlStateTag = Exclude<DatabaseError["_tag"], "TransactionTimeout">
+export type SqlStateTag = Exclude<DatabaseErrorTag, "TransactionTimeout">
 
 /** Why: one rule decides the tagged error, the constraint kind and the fallback user message of a code. */
 export interface SqlStateRule {
@@ -390,65 +390,66 @@ export interface SqlStateRule {
   readonly userMessage: string
 }
 
+/** Copy several codes share beyond the members' defaults (those live in `Errors.ts`). */
 const M = {
-  unknown: "Something went wrong on our side. Please try again later or contact support.",
-  query: "The request could not be processed.",
-  notFound: "The requested record was not found.",
-  connection: "The database is temporarily unreachable. Please try again in a moment.",
   interrupted: "The database connection was interrupted. Please try again.",
-  invalidData: "Some of the submitted data is not valid.",
   json: "A JSON value is not valid.",
   xml: "An XML value is not valid.",
   datetime: "A date or time value is not valid.",
   format: "A value has an invalid format.",
   characters: "A value contains characters that are not allowed.",
-  timeout: "The operation took too long and was cancelled. Please try again.",
-  commitUnknown: "We could not confirm whether your changes were saved. Please check before trying again.",
-  conflict: "Your request conflicted with another one in progress. Please try again.",
-  changed: "The data changed while your request was processed. Please try again.",
-  permission: "You do not have permission to perform this action.",
   appAuth: "The application is not authorized to access the database. Please contact support."
 } as const
 
-const rule = (tag: SqlStateTag, userMessage: string, kind?: ConstraintKind): SqlStateRule =>
-  kind === undefined ? { tag, userMessage } : { tag, kind, userMessage }
+/** A code that means the member `tag`: with the member's default user message unless a more specific one is given. */
+const rule = (tag: Exclude<SqlStateTag, "ConstraintViolation">, userMessage?: string): SqlStateRule => ({
+  tag,
+  userMessage: userMessage ?? defaultUserMessages[tag]
+})
+
+/** A code of an integrity rule: a `ConstraintViolation` of `kind`. */
+const constraint = (kind: ConstraintKind, userMessage?: string): SqlStateRule => ({
+  tag: "ConstraintViolation",
+  kind,
+  userMessage: userMessage ?? defaultUserMessages.ConstraintViolation
+})
 
 /** Why: a code we have no override for (or a future one) still gets a sensible meaning from its class. */
 export const SQLSTATE_CLASS_RULES: Readonly<Record<string, SqlStateRule>> = {
-  "00": rule("UnknownDatabaseError", M.unknown),
-  "01": rule("UnknownDatabaseError", M.unknown),
-  "02": rule("NotFound", M.notFound),
-  "03": rule("QueryError", M.query),
-  "08": rule("ConnectionError", M.connection),
-  "09": rule("QueryError", M.query),
+  "00": rule("UnknownDatabaseError"),
+  "01": rule("UnknownDatabaseError"),
+  "02": rule("NotFound"),
+  "03": rule("QueryError"),
+  "08": rule("ConnectionError"),
+  "09": rule("QueryError"),
   "0A": rule("QueryError", "This operation is not supported."),
-  "0B": rule("QueryError", M.query),
-  "0F": rule("QueryError", M.query),
-  "0L": rule("QueryError", M.query),
-  "0P": rule("QueryError", M.query),
-  "0Z": rule("QueryError", M.query),
+  "0B": rule("QueryError"),
+  "0F": rule("QueryError"),
+  "0L": rule("QueryError"),
+  "0P": rule("QueryError"),
+  "0Z": rule("QueryError"),
   "10": rule("InvalidData", M.xml),
-  "20": rule("QueryError", M.query),
-  "21": rule("QueryError", M.query),
-  "22": rule("InvalidData", M.invalidData),
-  "23": rule("ConstraintViolation", "The data breaks one of the rules of the system.", "other"),
-  "24": rule("QueryError", M.query),
-  "25": rule("QueryError", M.query),
-  "26": rule("QueryError", M.query),
-  "27": rule("QueryError", M.query),
+  "20": rule("QueryError"),
+  "21": rule("QueryError"),
+  "22": rule("InvalidData"),
+  "23": constraint("other"),
+  "24": rule("QueryError"),
+  "25": rule("QueryError"),
+  "26": rule("QueryError"),
+  "27": rule("QueryError"),
   "28": rule("PermissionDenied", M.appAuth),
-  "2B": rule("QueryError", M.query),
-  "2D": rule("QueryError", M.query),
-  "2F": rule("QueryError", M.query),
-  "34": rule("QueryError", M.query),
-  "38": rule("QueryError", M.query),
-  "39": rule("QueryError", M.query),
-  "3B": rule("QueryError", M.query),
-  "3D": rule("QueryError", M.query),
-  "3F": rule("QueryError", M.query),
-  "40": rule("SerializationFailure", M.changed),
-  "42": rule("QueryError", M.query),
-  "44": rule("ConstraintViolation", "The data is not allowed here.", "check"),
+  "2B": rule("QueryError"),
+  "2D": rule("QueryError"),
+  "2F": rule("QueryError"),
+  "34": rule("QueryError"),
+  "38": rule("QueryError"),
+  "39": rule("QueryError"),
+  "3B": rule("QueryError"),
+  "3D": rule("QueryError"),
+  "3F": rule("QueryError"),
+  "40": rule("SerializationFailure"),
+  "42": rule("QueryError"),
+  "44": constraint("check", "The data is not allowed here."),
   "53": rule("UnknownDatabaseError", "The database is short of resources right now. Please try again later."),
   "54": rule("UnknownDatabaseError", "The request is too large or too complex to process."),
   "55": rule("QueryError", "The request cannot be processed right now."),
@@ -456,15 +457,15 @@ export const SQLSTATE_CLASS_RULES: Readonly<Record<string, SqlStateRule>> = {
   "58": rule("UnknownDatabaseError", "The database hit a system error. Please contact support."),
   "F0": rule("UnknownDatabaseError", "The database is misconfigured. Please contact support."),
   "HV": rule("UnknownDatabaseError", "An external data source failed. Please contact support."),
-  "P0": rule("QueryError", M.query),
+  "P0": rule("QueryError"),
   "XX": rule("UnknownDatabaseError", "An internal database error occurred. Please contact support.")
 }
 
 /** Why: codes whose meaning differs from their class (deadlocks, timeouts, commit outcome, ...). */
 export const SQLSTATE_RULES: Readonly<Record<string, SqlStateRule>> = {
   // 08: connection exceptions are retryable, except these two
-  "08007": rule("CommitOutcomeUnknown", M.commitUnknown), // transaction_resolution_unknown
-  "08P01": rule("QueryError", M.query), // protocol_violation: e.g. wrong number of bind parameters, a bug
+  "08007": rule("CommitOutcomeUnknown"), // transaction_resolution_unknown
+  "08P01": rule("QueryError"), // protocol_violation: e.g. wrong number of bind parameters, a bug
   // 22: data exceptions
   "22001": rule("InvalidData", "A value is too long."),
   "22002": rule("InvalidData", "A required value is missing."),
@@ -507,25 +508,25 @@ export const SQLSTATE_RULES: Readonly<Record<string, SqlStateRule>> = {
   "2203F": rule("InvalidData", M.json),
   "2203G": rule("InvalidData", M.json),
   // 23: integrity constraints
-  "23000": rule("ConstraintViolation", "The data breaks one of the rules of the system.", "other"),
-  "23001": rule("ConstraintViolation", "This record is still in use and cannot be changed or deleted.", "restrict"),
-  "23502": rule("ConstraintViolation", "A required field is missing.", "not_null"),
-  "23503": rule("ConstraintViolation", "This refers to a related record that does not exist.", "foreign_key"),
-  "23505": rule("ConstraintViolation", "A record with these details already exists.", "unique"),
-  "23514": rule("ConstraintViolation", "One of the values is not allowed.", "check"),
-  "23P01": rule("ConstraintViolation", "This conflicts with an existing record.", "exclusion"),
+  "23000": constraint("other"),
+  "23001": constraint("restrict", "This record is still in use and cannot be changed or deleted."),
+  "23502": constraint("not_null", "A required field is missing."),
+  "23503": constraint("foreign_key", "This refers to a related record that does not exist."),
+  "23505": constraint("unique", "A record with these details already exists."),
+  "23514": constraint("check", "One of the values is not allowed."),
+  "23P01": constraint("exclusion", "This conflicts with an existing record."),
   // 25: transaction state; the two session/transaction deadlines are timeouts
   "25006": rule("QueryError", "Changes cannot be made right now."), // read_only_sql_transaction
-  "25P03": rule("QueryTimeout", M.timeout), // idle_in_transaction_session_timeout
-  "25P04": rule("QueryTimeout", M.timeout), // transaction_timeout (PG 17+)
+  "25P03": rule("QueryTimeout"), // idle_in_transaction_session_timeout
+  "25P04": rule("QueryTimeout"), // transaction_timeout (PG 17+)
   // 28 and 42501: permissions
   "28P01": rule("PermissionDenied", M.appAuth),
-  "42501": rule("PermissionDenied", M.permission),
+  "42501": rule("PermissionDenied"),
   // 40: transaction rollback
-  "40001": rule("SerializationFailure", M.changed),
-  "40002": rule("ConstraintViolation", "The data breaks one of the rules of the system.", "other"),
-  "40003": rule("CommitOutcomeUnknown", M.commitUnknown), // statement_completion_unknown
-  "40P01": rule("Deadlock", M.conflict),
+  "40001": rule("SerializationFailure"),
+  "40002": constraint("other"),
+  "40003": rule("CommitOutcomeUnknown"), // statement_completion_unknown
+  "40P01": rule("Deadlock"),
   // 53: only too_many_connections is a (retryable) connection problem
   "53100": rule("UnknownDatabaseError", "The database is out of storage space. Please contact support."),
   "53200": rule("UnknownDatabaseError", "The database is out of memory. Please try again later."),
@@ -533,18 +534,18 @@ export const SQLSTATE_RULES: Readonly<Record<string, SqlStateRule>> = {
   // 55: lock_not_available is a lock_timeout / NOWAIT failure
   "55P03": rule("QueryTimeout", "The data is being changed by another operation. Please try again."),
   // 57: operator intervention
-  "57014": rule("QueryTimeout", M.timeout), // query_canceled (statement_timeout or a cancel request)
+  "57014": rule("QueryTimeout"), // query_canceled (statement_timeout or a cancel request)
   "57P01": rule("ConnectionError", M.interrupted), // admin_shutdown (also pg_terminate_backend)
   "57P02": rule("ConnectionError", M.interrupted), // crash_shutdown
-  "57P03": rule("ConnectionError", M.connection), // cannot_connect_now
+  "57P03": rule("ConnectionError"), // cannot_connect_now
   "57P04": rule("UnknownDatabaseError", "The database is no longer available. Please contact support."),
   "57P05": rule("ConnectionError", M.interrupted), // idle_session_timeout
   // HV: a foreign server that cannot be reached is a connection problem
-  "HV00N": rule("ConnectionError", M.connection),
+  "HV00N": rule("ConnectionError"),
   // P0: PL/pgSQL
-  "P0000": rule("UnknownDatabaseError", M.unknown),
-  "P0002": rule("NotFound", M.notFound), // no_data_found (SELECT ... INTO STRICT)
-  "P0004": rule("UnknownDatabaseError", M.unknown), // assert_failure
+  "P0000": rule("UnknownDatabaseError"),
+  "P0002": rule("NotFound"), // no_data_found (SELECT ... INTO STRICT)
+  "P0004": rule("UnknownDatabaseError"), // assert_failure
   // XX: internal errors
   "XX001": rule("UnknownDatabaseError", "The database reported damaged data. Please contact support."),
   "XX002": rule("UnknownDatabaseError", "The database reported damaged data. Please contact support.")
