@@ -2,142 +2,141 @@
  * The connection pool, owned by this library and handed to @effect/sql.
  *
  * Why own it: @effect/sql-pg hides its `pg.Pool`, so pool statistics are invisible, and its
- * reservation path leaks a client when a queued reservation is interrupted. `Database.layer`
- * creates one `pg.Pool`, serves `SqlClient` and `PgClient` from it through a connection that cannot
- * leak, and exposes what the transaction and health modules need.
+ * reservation path leaks a client when a queued reservation is interrupted. `Database.layer` takes
+ * every option of `PgClient.layer` (with the same meaning) and creates one `pg.Pool`, serves
+ * `SqlClient` and `PgClient` from it through a connection that cannot leak, and exposes what the
+ * transaction and health modules need.
  *
  * @since 0.1.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { SqlError } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type { Duplex } from "node:stream"
 import type { ConnectionOptions } from "node:tls"
-import Pg from "pg"
-import { acquireLease, cancelTargetOf, destroyClient, PgConnection, type PoolHandle } from "./internal/pgConnection.js"
-import { redactUrl } from "./internal/redact.js"
+import * as internalConfig from "./internal/database/config.js"
+import * as internalMake from "./internal/database/make.js"
 
 // ---------------------------------------------------------------------------
 // Configuration
 // ---------------------------------------------------------------------------
 
-const isPostgresUrl = (url: string): boolean => {
-  try {
-    const parsed = new URL(url)
-    return parsed.protocol === "postgres:" || parsed.protocol === "postgresql:"
-  } catch {
-    return false
-  }
+/**
+ * Parsers of column values by type OID, as node-postgres takes them (`pg.types`, or an object of
+ * your own with a `getTypeParser`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypeParsers {
+  readonly getTypeParser: (oid: number, format?: any) => any
 }
 
-const ConnectionUrl = Schema.Union(
-  Schema.RedactedFromSelf(Schema.String),
-  Schema.Redacted(Schema.String)
-).pipe(
-  Schema.filter((url) => isPostgresUrl(Redacted.value(url)), {
-    message: () => "must be a postgres:// or postgresql:// connection URL"
-  })
-)
-
-const DurationInput = Schema.transformOrFail(Schema.Unknown, Schema.DurationFromSelf, {
-  strict: true,
-  decode: (input, _, ast) =>
-    Option.match(Duration.decodeUnknown(input), {
-      onNone: () =>
-        ParseResult.fail(
-          new ParseResult.Type(ast, input, "must be a duration such as \"5 seconds\" or a number of milliseconds")
-        ),
-      onSome: ParseResult.succeed
-    }),
-  encode: ParseResult.succeed
-})
-
-const PositiveDuration = DurationInput.pipe(
-  Schema.filter((d) => Duration.isFinite(d) && Duration.greaterThan(d, Duration.zero), {
-    message: () => "must be a finite duration greater than zero"
-  })
-)
-
-const NonNegativeDuration = DurationInput.pipe(
-  Schema.filter((d) => Duration.isFinite(d), { message: () => "must be a finite duration" })
-)
-
-const ApplicationName = Schema.String.pipe(
-  Schema.filter((s) => Buffer.byteLength(s) <= 63 && /^[\x20-\x7e]*$/.test(s), {
-    message: () => "must be at most 63 printable ASCII characters"
-  })
-)
-
-const Ssl = Schema.Union(Schema.Boolean, Schema.Object)
-
 /**
- * The validated pool configuration. Decoding it is the only way a pool is built, so an invalid value
- * never reaches a connection.
+ * What `Database.layer` accepts: every option of @effect/sql-pg's `PgClientConfig` (0.53), with
+ * the same meaning, and the pool's own (`cancelGrace`, `keepAlive`). An explicit `undefined` means
+ * "the default"; an unknown key is a `DatabaseConfigError`.
+ *
+ * Where the server is: `url`, or the separate `host`, `port`, `path`, `database`, `username`,
+ * `password`, or both (a field may complete the URL, e.g. a password kept apart, but not contradict
+ * it).
  *
  * @since 0.1.0
- */
-export const DatabaseConfig = Schema.Struct({
-  url: ConnectionUrl,
-  maxConnections: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 10_000, { message: () => "must be an integer from 1 to 10000" })),
-    { default: () => 10 }
-  ),
-  connectTimeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(5) }),
-  idleTimeout: Schema.optionalWith(NonNegativeDuration, { default: () => Duration.seconds(10) }),
-  applicationName: Schema.optionalWith(ApplicationName, { default: () => "effect-pg-resilience" }),
-  ssl: Schema.optional(Ssl),
-  cancelGrace: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(2) })
-})
-
-/**
- * What `Database.layer` accepts: the URL as a string or `Redacted`, durations as any
- * `Duration.DurationInput`.
- *
- * @since 0.1.0
+ * @category models
  */
 export interface DatabaseConfigInput {
-  /** `postgres://user:password@host:port/database`; kept `Redacted` from here on. */
-  readonly url: Redacted.Redacted<string> | string
-  /** Size of the application pool (default 10). */
-  readonly maxConnections?: number
-  /** Longest wait for a connection, also for a free pool slot (default 5 s): no waiter queues forever. */
-  readonly connectTimeout?: Duration.DurationInput
+  /** `postgres://user:password@host:port/database?...`; kept `Redacted` from here on. */
+  readonly url?: Redacted.Redacted<string> | string | undefined
+  /**
+   * Several servers, tried in order for each new connection (libpq's multi-host convention; the URL
+   * form is `postgres://h1:5432,h2:5432/app`). A port left out is `port`'s (default 5432). With
+   * `targetSessionAttrs`, a server whose session does not fit is skipped, so that after a failover
+   * new connections find the promoted primary.
+   */
+  readonly hosts?: ReadonlyArray<{ readonly host: string; readonly port?: number | undefined }> | undefined
+  /**
+   * Which server's session will do, as libpq's `target_session_attrs` (also read from the URL):
+   * `any` (default), `read-write`, `primary`, `standby`, `prefer-standby` (`read-only` too).
+   */
+  readonly targetSessionAttrs?: "any" | "read-write" | "read-only" | "primary" | "standby" | "prefer-standby" | undefined
+  /** Server host name or address (or a socket directory starting with `/`). */
+  readonly host?: string | undefined
+  /** Server port (default 5432). */
+  readonly port?: number | undefined
+  /** Unix-domain socket: its directory (`/var/run/postgresql`) or its file (`/tmp/.s.PGSQL.5432`). */
+  readonly path?: string | undefined
+  /** TLS: `true` or node's `tls.ConnectionOptions` (e.g. `{ ca }`, `{ rejectUnauthorized: false }`). */
+  readonly ssl?: boolean | ConnectionOptions | undefined
+  readonly database?: string | undefined
+  readonly username?: string | undefined
+  /** Kept `Redacted`: never in an error, a log line, `toString` or JSON. */
+  readonly password?: Redacted.Redacted<string> | string | undefined
+  /** Makes the socket of each connection (node-postgres calls `connect(port, host)` on it). */
+  readonly stream?: (() => Duplex) | undefined
   /** How long an idle pooled connection is kept (default 10 s; 0 keeps them). */
-  readonly idleTimeout?: Duration.DurationInput
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /** Longest wait for a connection, also for a free pool slot (default 5 s): no waiter queues forever. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Size of the application pool (default 10). */
+  readonly maxConnections?: number | undefined
+  /**
+   * Connections opened when the layer is built (in the background) and never closed for being idle
+   * (default 0).
+   */
+  readonly minConnections?: number | undefined
+  /** Longest life of a connection: it is closed when it is next idle after that (default none). */
+  readonly connectionTTL?: Duration.DurationInput | undefined
   /** `application_name` shown in `pg_stat_activity` (default `effect-pg-resilience`). */
-  readonly applicationName?: string
-  /** TLS: `true` or node's `tls.ConnectionOptions`. */
-  readonly ssl?: boolean | ConnectionOptions
+  readonly applicationName?: string | undefined
+  /** Added to every statement span, before the semantic-convention ones. */
+  readonly spanAttributes?: Record<string, unknown> | undefined
+  /** Renames result columns, e.g. `String.snakeToCamel` (`first_name` → `firstName`). */
+  readonly transformResultNames?: ((str: string) => string) | undefined
+  /** Renames identifiers and helper keys in statements, e.g. `String.camelToSnake`. */
+  readonly transformQueryNames?: ((str: string) => string) | undefined
+  /** Whether the transforms also apply inside JSON values (default true). */
+  readonly transformJson?: boolean | undefined
+  /** Column value parsers, passed to node-postgres. */
+  readonly types?: TypeParsers | undefined
   /** How long an interrupted statement may take to end after its cancel request before its
    * connection is destroyed (default 2 s). */
-  readonly cancelGrace?: Duration.DurationInput
+  readonly cancelGrace?: Duration.DurationInput | undefined
+  /**
+   * TCP keep-alive on every connection: how long a connection may be silent before the first probe
+   * (default 10 s), or `false` to turn it off. Without it a connection whose network went away is
+   * noticed only when it is next used.
+   */
+  readonly keepAlive?: Duration.DurationInput | false | undefined
 }
 
 /**
- * A validated configuration.
+ * A validated configuration, with what the URL says filled in (`host`, `port`, `username`,
+ * `password`, `database`, `applicationName`).
  *
  * @since 0.1.0
+ * @category models
  */
-export type DatabaseConfig = typeof DatabaseConfig.Type
+export type DatabaseConfig = internalConfig.DatabaseConfig
 
 /**
  * Invalid configuration, rejected before any connection is made. `field` names the offending
- * setting; neither the message nor `toString` ever contains the connection password.
+ * setting (an unknown key names itself); neither the message nor `toString` ever contains the
+ * password or the URL.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class DatabaseConfigError extends Schema.TaggedError<DatabaseConfigError>()("DatabaseConfigError", {
   field: Schema.String,
@@ -153,29 +152,13 @@ export class DatabaseConfigError extends Schema.TaggedError<DatabaseConfigError>
  * Validates a configuration without touching the network.
  *
  * @since 0.1.0
+ * @category validation
  */
 export const validateConfig = (input: DatabaseConfigInput | unknown): Effect.Effect<DatabaseConfig, DatabaseConfigError> =>
-  Either.match(Schema.decodeUnknownEither(DatabaseConfig, { errors: "all" })(input), {
+  Either.match(internalConfig.validate(input), {
     onRight: Effect.succeed,
-    onLeft: (error) => {
-      const issues: Array<{ field: string; reason: string }> = []
-      for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
-        const field = issue.path.length > 0 ? issue.path.join(".") : "config"
-        // A union reports one issue per member; the first one per field is the useful one.
-        if (!issues.some((known) => known.field === field)) {
-          issues.push({ field, reason: safeReason(issue.path, issue.message) })
-        }
-      }
-      const first = issues[0] ?? { field: "config", reason: "is invalid" }
-      return Effect.fail(new DatabaseConfigError({ field: first.field, reason: first.reason, issues }))
-    }
+    onLeft: (issues) => Effect.fail(new DatabaseConfigError({ ...issues[0], issues }))
   })
-
-// The URL is the one field whose value may hold a secret: its reason never echoes the value.
-const safeReason = (path: ReadonlyArray<PropertyKey>, message: string): string =>
-  path[0] === "url"
-    ? message.includes("must be a postgres") ? message : "must be a postgres:// connection URL (string or Redacted)"
-    : message
 
 // ---------------------------------------------------------------------------
 // Service
@@ -185,6 +168,7 @@ const safeReason = (path: ReadonlyArray<PropertyKey>, message: string): string =
  * Live figures of the application pool.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface PoolStats {
   /** Connections open (idle + in use). */
@@ -200,6 +184,7 @@ export interface PoolStats {
  * The server's version, read once per pool.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ServerVersion {
   /** `server_version_num`, e.g. 180004. */
@@ -214,6 +199,7 @@ export interface ServerVersion {
  * it when `pg_stat_statements` is not available.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StatementStats {
   readonly count: number
@@ -221,251 +207,114 @@ export interface StatementStats {
 }
 
 /**
- * What the other modules need from the pool.
+ * The pool: its configuration, the `SqlClient` / `PgClient` served from it, and its figures.
+ *
+ * The connection-level members the transaction engine and the health probe use (`pool`,
+ * `reserve`, `leaseUntil`, `withProbeConnection`) are internal: they carry node-postgres types, which
+ * the public types never mention (see `internal/database/internals.ts`).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface DatabaseService {
   readonly config: DatabaseConfig
-  /** The `pg.Pool` itself, for diagnostics; prefer `SqlClient` for work. */
-  readonly pool: Pg.Pool
+  /** The `SqlClient` / `PgClient` served from this pool (what the layer provides as both). */
+  readonly sql: PgClient.PgClient
   readonly poolStats: Effect.Effect<PoolStats>
   readonly serverVersion: Effect.Effect<ServerVersion, SqlError>
   readonly statementStats: Effect.Effect<StatementStats>
-  /**
-   * A pooled connection for the current scope, on the leak-free path. The transaction module uses
-   * it to run BEGIN/COMMIT itself.
-   */
-  readonly reserve: Effect.Effect<PgConnection, SqlError, Scope.Scope>
-  /**
-   * Runs `f` on a dedicated connection outside the application pool (one at a time), so that a
-   * health probe never queues behind application work. The connection is discarded after any
-   * failure or interruption, and re-opened on next use.
-   */
-  readonly withProbeConnection: <A, E, R>(
-    f: (client: Pg.Client) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | SqlError, R>
 }
 
 /**
  * The pool service.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class Database extends Context.Tag("effect-pg-resilience/Database")<Database, DatabaseService>() {}
 
-
-const connectClient = (client: Pg.Client): Effect.Effect<Pg.Client, SqlError> =>
-  Effect.async<Pg.Client, SqlError>((resume) => {
-    client.on("error", () => {})
-    client.connect((error: Error | undefined) => {
-      if (error) resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
-      else resume(Effect.succeed(client))
-    })
-    return Effect.sync(() => destroyClient(client))
-  })
-
-const endClient = (client: Pg.Client): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    client.end().then(
-      () => resume(Effect.void),
-      () => resume(Effect.void)
-    )
-  }).pipe(Effect.timeoutOption(1000), Effect.asVoid)
-
 /**
- * Builds the pool, the `SqlClient`/`PgClient` on it and the `Database` service. Nothing connects
- * until the first statement.
+ * Builds the pool and the `SqlClient`/`PgClient` on it, after validating the configuration. Nothing
+ * connects until the first statement (but `minConnections`, opened in the background).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
-  input: DatabaseConfigInput
-): Effect.Effect<Context.Context<Database | PgClient.PgClient | SqlClient.SqlClient>, DatabaseConfigError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const config = yield* validateConfig(input)
-    const runtime = yield* Effect.runtime<never>()
-    const connectionTimeoutMillis = Duration.toMillis(config.connectTimeout)
-    const poolConfig: Pg.PoolConfig = {
-      connectionString: Redacted.value(config.url),
-      max: config.maxConnections,
-      connectionTimeoutMillis,
-      idleTimeoutMillis: Duration.toMillis(config.idleTimeout),
-      application_name: config.applicationName,
-      ...(config.ssl !== undefined ? { ssl: config.ssl as boolean | ConnectionOptions } : {})
-    }
-    const pool = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const pool = new Pg.Pool(poolConfig)
-        pool.on("error", (error: Error & { code?: string }) => {
-          Runtime.runFork(runtime)(
-            Effect.logWarning("idle pooled connection failed and was discarded").pipe(
-              Effect.annotateLogs({ database: redactUrl(Redacted.value(config.url)), code: error.code ?? "none" })
-            )
-          )
-        })
-        return pool
-      }),
-      (pool) =>
-        (pool.ending ? Effect.void : Effect.promise(() => pool.end())).pipe(
-          Effect.timeoutOption(5000),
-          Effect.flatMap((ended) =>
-            Option.isNone(ended)
-              ? Effect.logWarning("pool did not end within 5 s: a connection is still checked out")
-              : Effect.void
-          )
-        )
-    )
+  options: DatabaseConfigInput
+): Effect.Effect<DatabaseService, DatabaseConfigError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.flatMap(validateConfig(options), internalMake.make)
 
-    let statementCount = 0
-    let statementMillis = 0
-    const handle: PoolHandle = {
-      pool,
-      cancelTarget: cancelTargetOf(poolConfig),
-      cancelGraceMillis: Duration.toMillis(config.cancelGrace),
-      observe: (millis) => {
-        statementCount++
-        statementMillis += millis
-      }
-    }
-
-    const reserve = Effect.map(acquireLease(handle), (lease) => new PgConnection(handle, lease))
-
-    // The stock PgClient supplies listen/notify/json and its config; every statement and every
-    // transaction goes through our connection instead of its leaky one.
-    const stock = yield* PgClient.fromPool({
-      acquire: Effect.succeed(pool),
-      applicationName: config.applicationName
-    }).pipe(
-      Effect.provide(Reactivity.layer),
-      Effect.orDie
-    )
-    const sql = yield* SqlClient.make({
-      acquirer: Effect.succeed(new PgConnection(handle, undefined)),
-      transactionAcquirer: reserve,
-      compiler: PgClient.makeCompiler(),
-      spanAttributes: [["db.system.name", "postgresql"]]
-    }).pipe(Effect.provide(Reactivity.layer))
-    const pgClient: PgClient.PgClient = Object.assign(sql, {
-      [PgClient.TypeId]: PgClient.TypeId,
-      config: stock.config,
-      json: stock.json,
-      listen: stock.listen,
-      notify: stock.notify
-    }) as PgClient.PgClient
-
-    // Probe connection: one dedicated client, re-opened after any failure.
-    const probeLock = yield* Effect.makeSemaphore(1)
-    let probe: Pg.Client | undefined
-    const dropProbe = Effect.suspend(() => {
-      const current = probe
-      probe = undefined
-      return current ? endClient(current) : Effect.void
-    })
-    // After a failure or an interruption the probe's socket is cut at once: the server may be hung,
-    // and a graceful end would wait on it.
-    const discardProbe = Effect.sync(() => {
-      const current = probe
-      probe = undefined
-      if (current) destroyClient(current)
-    })
-    yield* Effect.addFinalizer(() => dropProbe)
-    const probeClient = Effect.suspend(() =>
-      probe && (probe as unknown as { _queryable?: boolean })._queryable !== false
-        ? Effect.succeed(probe)
-        : Effect.zipRight(
-          discardProbe,
-          Effect.tap(
-            connectClient(
-              new Pg.Client({ ...poolConfig, application_name: `${config.applicationName} probe`.slice(0, 63) })
-            ),
-            (client) => {
-              probe = client
-            }
-          )
-        )
-    )
-    const withProbeConnection = <A, E, R>(f: (client: Pg.Client) => Effect.Effect<A, E, R>) =>
-      probeLock.withPermits(1)(
-        Effect.onExit(Effect.flatMap(probeClient, f), (exit): Effect.Effect<void> => (exit._tag === "Success" ? Effect.void : discardProbe))
-      )
-
-    const serverVersion = yield* Effect.cachedInvalidateWithTTL(
-      Effect.map(
-        sql<{ num: string; text: string }>`SELECT current_setting('server_version_num') AS num,
-          current_setting('server_version') AS text`,
-        (rows) => {
-          const num = Number(rows[0]?.num ?? 0)
-          return { num, major: Math.floor(num / 10_000), text: rows[0]?.text ?? "unknown" }
-        }
-      ),
-      Duration.infinity
-    ).pipe(Effect.map(([cached]) => cached))
-
-    const service: DatabaseService = {
-      config,
-      pool,
-      poolStats: Effect.sync(() => ({
-        total: pool.totalCount,
-        idle: pool.idleCount,
-        inUse: pool.totalCount - pool.idleCount,
-        waiting: pool.waitingCount,
-        max: config.maxConnections
-      })),
-      serverVersion,
-      statementStats: Effect.sync(() => ({ count: statementCount, totalMillis: statementMillis })),
-      reserve,
-      withProbeConnection
-    }
-    return Context.make(Database, service).pipe(
-      Context.add(PgClient.PgClient, pgClient),
-      Context.add(SqlClient.SqlClient, sql)
-    )
-  })
-
-/**
- * The pool as a Layer: `Database`, `PgClient` and `SqlClient` from one configuration.
- *
- * @since 0.1.0
- */
-export const layer = (
-  config: DatabaseConfigInput
-): Layer.Layer<Database | PgClient.PgClient | SqlClient.SqlClient, DatabaseConfigError> =>
-  Layer.scopedContext(make(config))
-
-/**
- * The pool from Effect `Config`: `DATABASE_URL` (required), `DATABASE_MAX_CONNECTIONS`,
- * `DATABASE_CONNECT_TIMEOUT`, `DATABASE_IDLE_TIMEOUT`, `DATABASE_APPLICATION_NAME`, `DATABASE_SSL`.
- *
- * @since 0.1.0
- */
-export const layerConfig = (
-  overrides: Omit<DatabaseConfigInput, "url"> = {}
-): Layer.Layer<Database | PgClient.PgClient | SqlClient.SqlClient, DatabaseConfigError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(
-    Effect.map(configFromEnvironment, (fromEnv) => layer({ ...fromEnv, ...overrides }))
+const toContext = (service: DatabaseService): Context.Context<Database | PgClient.PgClient | SqlClient.SqlClient> =>
+  Context.make(Database, service).pipe(
+    Context.add(PgClient.PgClient, service.sql),
+    Context.add(SqlClient.SqlClient, service.sql)
   )
 
 /**
- * Reads the pool settings from Effect `Config`, leaving validation to `validateConfig`.
+ * The pool as a Layer: `Database`, `PgClient` and `SqlClient` from one configuration, in place of
+ * `PgClient.layer`.
  *
  * @since 0.1.0
+ * @category layers
  */
-export const configFromEnvironment: Effect.Effect<DatabaseConfigInput, ConfigError.ConfigError> = Effect.gen(
-  function*() {
-    const url = yield* Config.redacted("DATABASE_URL")
-    const maxConnections = yield* Config.option(Config.integer("DATABASE_MAX_CONNECTIONS"))
-    const connectTimeout = yield* Config.option(Config.duration("DATABASE_CONNECT_TIMEOUT"))
-    const idleTimeout = yield* Config.option(Config.duration("DATABASE_IDLE_TIMEOUT"))
-    const applicationName = yield* Config.option(Config.string("DATABASE_APPLICATION_NAME"))
-    const ssl = yield* Config.option(Config.boolean("DATABASE_SSL"))
-    return {
-      url,
-      ...Option.match(maxConnections, { onNone: () => ({}), onSome: (maxConnections) => ({ maxConnections }) }),
-      ...Option.match(connectTimeout, { onNone: () => ({}), onSome: (connectTimeout) => ({ connectTimeout }) }),
-      ...Option.match(idleTimeout, { onNone: () => ({}), onSome: (idleTimeout) => ({ idleTimeout }) }),
-      ...Option.match(applicationName, { onNone: () => ({}), onSome: (applicationName) => ({ applicationName }) }),
-      ...Option.match(ssl, { onNone: () => ({}), onSome: (ssl) => ({ ssl }) })
-    }
-  }
+export const layer = (
+  options: DatabaseConfigInput
+): Layer.Layer<Database | PgClient.PgClient | SqlClient.SqlClient, DatabaseConfigError> =>
+  Layer.scopedContext(Effect.map(make(options), toContext)).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * The pool from Effect `Config`, as `PgClient.layerConfig`: each option a `Config` (or the whole a
+ * `Config`). Without an argument it reads the environment (see `configFromEnvironment`).
+ *
+ * @example
+ * ```ts
+ * Database.layerConfig({
+ *   url: Config.redacted("DATABASE_URL"),
+ *   transformQueryNames: Config.succeed(String.camelToSnake)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<DatabaseConfigInput> = configFromEnvironment
+): Layer.Layer<Database | PgClient.PgClient | SqlClient.SqlClient, DatabaseConfigError | ConfigError.ConfigError> =>
+  Layer.scopedContext(
+    Config.unwrap(config).pipe(Effect.flatMap(make), Effect.map(toContext))
+  ).pipe(Layer.provide(Reactivity.layer))
+
+const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), Option.getOrUndefined)
+
+/**
+ * The pool settings from the environment: `DATABASE_URL` (or `DATABASE_HOST`), `DATABASE_PORT`,
+ * `DATABASE_NAME`, `DATABASE_USERNAME`, `DATABASE_PASSWORD`, `DATABASE_SSL`,
+ * `DATABASE_MAX_CONNECTIONS`, `DATABASE_MIN_CONNECTIONS`, `DATABASE_CONNECT_TIMEOUT`,
+ * `DATABASE_IDLE_TIMEOUT`, `DATABASE_CONNECTION_TTL`, `DATABASE_APPLICATION_NAME`. Values are
+ * validated by `validateConfig` when the layer is built.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const configFromEnvironment: Config.Config<DatabaseConfigInput> = Config.all({
+  url: optional(Config.redacted("DATABASE_URL")),
+  host: optional(Config.string("DATABASE_HOST")),
+  port: optional(Config.integer("DATABASE_PORT")),
+  database: optional(Config.string("DATABASE_NAME")),
+  username: optional(Config.string("DATABASE_USERNAME")),
+  password: optional(Config.redacted("DATABASE_PASSWORD")),
+  ssl: optional(Config.boolean("DATABASE_SSL")),
+  maxConnections: optional(Config.integer("DATABASE_MAX_CONNECTIONS")),
+  minConnections: optional(Config.integer("DATABASE_MIN_CONNECTIONS")),
+  connectTimeout: optional(Config.duration("DATABASE_CONNECT_TIMEOUT")),
+  idleTimeout: optional(Config.duration("DATABASE_IDLE_TIMEOUT")),
+  connectionTTL: optional(Config.duration("DATABASE_CONNECTION_TTL")),
+  applicationName: optional(Config.string("DATABASE_APPLICATION_NAME"))
+}).pipe(
+  Config.validate({
+    message: "Expected DATABASE_URL (or DATABASE_HOST) to be set",
+    validation: (config) => config.url !== undefined || config.host !== undefined
+  })
 )

