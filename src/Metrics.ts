@@ -71,6 +71,7 @@ const samples = (pair: MetricPair.MetricPair.Untyped): Array<string> => {
  * Renders metric pairs as Prometheus text: one HELP and TYPE per name, then its samples.
  *
  * @since 0.1.0
+ * @category rendering
  */
 export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
   const byName = new Map<string, Array<MetricPair.MetricPair.Untyped>>()
@@ -93,5 +94,16 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
  * The process's metrics now, as Prometheus text.
  *
  * @since 0.1.0
+ * @category rendering
  */
 export const prometheusText: Effect.Effect<string> = Effect.map(Metric.snapshot, renderPrometheus)
+
+/**
+ * The process's metrics whose (Prometheus) name `keep` accepts, as Prometheus text. Why: an
+ * endpoint may leave out metrics that mean nothing there (the command line's own idle pool).
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const prometheusTextWhere = (keep: (name: string) => boolean): Effect.Effect<string> =>
+  Effect.map(Metric.snapshot, (pairs) => renderPrometheus(pairs.filter((pair) => keep(metricName(pair.metricKey.name)))))

@@ -54,7 +54,6 @@ layer(TestDatabase.layer, { timeout: "60 seconds" })("Transaction retries on the
         timeout: "1 minute"
       }).pipe(Effect.flip, Effect.fork)
       const seen: Array<number> = []
-      known.push(t0 + 60_000) // the deadline's own sleep
       for (let retry = 0; retry < 3; retry++) {
         seen.push(yield* Queue.take(attempts))
         const wake = yield* nextSleep(known)
@@ -68,58 +67,59 @@ layer(TestDatabase.layer, { timeout: "60 seconds" })("Transaction retries on the
       if (error._tag === "SerializationFailure") expect(error.attempts).toBe(4)
     }))
 
-  it.effect("the default backoff is exponential from 25 ms with jitter", () =>
+  it.effect("the default: 30 retries, exponential from 25 ms with full jitter, at most 1 s", () =>
     Effect.gen(function*() {
       const attempts = yield* Queue.unbounded<number>()
       const known = yield* baseline
-      const t0 = yield* Clock.currentTimeMillis
       const fiber = yield* Transaction.withTransaction(failingWith("40P01", attempts), { timeout: "1 minute" }).pipe(
         Effect.flip,
         Effect.fork
       )
-      known.push(t0 + 60_000) // the deadline's own sleep
-      const delays: Array<number> = []
-      for (let retry = 0; retry < 3; retry++) {
-        yield* Queue.take(attempts)
-        const now = yield* Clock.currentTimeMillis
-        const wake = yield* nextSleep(known)
-        delays.push(wake - now)
-        yield* TestClock.adjust(Duration.millis(wake - now))
+      // Moves the TestClock to each sleep the transaction starts, until all 31 attempts have run.
+      const times: Array<number> = []
+      while (times.length < 31) {
+        if ((yield* Queue.size(attempts)) > 0) {
+          times.push(yield* Queue.take(attempts))
+          continue
+        }
+        const sleeps = [...Chunk.toReadonlyArray(yield* TestClock.sleeps())].filter((at) => !known.includes(at))
+        if (sleeps.length > 0) {
+          known.push(sleeps[0]!)
+          yield* TestClock.adjust(Duration.millis(sleeps[0]! - (yield* Clock.currentTimeMillis)))
+        } else {
+          yield* TestServices.provideLive(Effect.sleep("2 millis"))
+        }
       }
-      yield* Queue.take(attempts)
       const error = yield* Fiber.join(fiber)
       expect(error._tag).toBe("Deadlock")
-      if (error._tag === "Deadlock") expect(error.attempts).toBe(4)
-      // 25, 50, 100 ms, each jittered by a factor between 0.8 and 1.2.
+      if (error._tag === "Deadlock") expect(error.attempts).toBe(31)
+      const delays = times.slice(1).map((t, i) => t - times[i]!)
+      expect(delays).toHaveLength(30)
+      // The clock holds fractional milliseconds, so a delay read back as the difference of two
+      // timestamps carries float rounding (a capped 1000 ms delay read as 1000.0000000000005).
+      const rounding = 1e-6
       delays.forEach((delay, i) => {
-        expect(delay).toBeGreaterThanOrEqual(Math.floor(25 * 2 ** i * 0.8))
-        expect(delay).toBeLessThanOrEqual(Math.ceil(25 * 2 ** i * 1.2))
+        expect(delay).toBeGreaterThanOrEqual(-rounding)
+        expect(delay).toBeLessThanOrEqual(Math.min(1000, 25 * 2 ** i) + rounding)
       })
+      // Full jitter: not a fixed ladder (thirty delays all at their bound would be a broken jitter).
+      expect(delays.filter((delay, i) => delay < Math.min(1000, 25 * 2 ** i) * 0.95).length).toBeGreaterThan(0)
     }))
 
+  // The deadline is wall-clock time, like the server's own limits: this one runs on the live clock.
   it.effect("no retry is scheduled past the deadline: the last error surfaces instead", () =>
-    Effect.gen(function*() {
+    TestServices.provideLive(Effect.gen(function*() {
       const attempts = yield* Queue.unbounded<number>()
-      const known = yield* baseline
-      const t0 = yield* Clock.currentTimeMillis
-      const fiber = yield* Transaction.withTransaction(failingWith("40001", attempts), {
+      const error = yield* Transaction.withTransaction(failingWith("40001", attempts), {
         schedule: Schedule.spaced("400 millis"),
         maxRetries: 10,
         timeout: "1 second"
-      }).pipe(Effect.flip, Effect.fork)
-      known.push(t0 + 1000) // the deadline's own sleep
-      yield* Queue.take(attempts)
-      expect((yield* nextSleep(known)) - t0).toBeCloseTo(400, 6)
-      yield* TestClock.adjust("400 millis")
-      yield* Queue.take(attempts)
-      expect((yield* nextSleep(known)) - t0).toBeCloseTo(800, 6)
-      yield* TestClock.adjust("400 millis")
-      yield* Queue.take(attempts)
-      // The next retry would start at 1200 ms, past the 1000 ms deadline.
-      const error = yield* Fiber.join(fiber)
+      }).pipe(Effect.flip)
+      // Attempts at about 0, 400 and 800 ms; the next would start at 1200 ms, past the deadline.
+      expect(yield* Queue.size(attempts)).toBe(3)
       expect(error._tag).toBe("SerializationFailure")
       if (error._tag === "SerializationFailure") expect(error.attempts).toBe(3)
-    }))
+    })))
 
   it.effect("withTransaction does not retry other retryable errors; withTransactionRetry does", () =>
     Effect.gen(function*() {
@@ -130,13 +130,12 @@ layer(TestDatabase.layer, { timeout: "60 seconds" })("Transaction retries on the
       expect(yield* Queue.size(attempts)).toBe(1)
       yield* Queue.takeAll(attempts)
       const known = yield* baseline
-      const t0 = yield* Clock.currentTimeMillis
+
       const fiber = yield* Transaction.withTransactionRetry(failingWith("57014", attempts), {
         schedule: Schedule.spaced("10 millis"),
         maxRetries: 2,
         timeout: "1 minute"
       }).pipe(Effect.flip, Effect.fork)
-      known.push(t0 + 60_000) // the deadline's own sleep
       for (let retry = 0; retry < 2; retry++) {
         yield* Queue.take(attempts)
         yield* nextSleep(known)
