@@ -32,3 +32,8 @@ $$;
 REVOKE ALL ON FUNCTION resilience_monitor.stat_activity() FROM PUBLIC;
 GRANT USAGE ON SCHEMA resilience_monitor TO :"role";
 GRANT EXECUTE ON FUNCTION resilience_monitor.stat_activity() TO :"role";
+
+-- Sequences close to exhaustion: reading a sequence's position needs SELECT (or USAGE) on it, which
+-- pg_monitor does not give (it reveals no row data). Per database and per schema: repeat the line for
+-- each schema that holds the application's sequences.
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO :"role";

@@ -6,57 +6,84 @@
  * database), and status changes arrive as a callback or a `Stream`.
  *
  * @since 0.1.0
+ * @category models
  */
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import {
   DatabaseHealth,
   type DatabaseHealthCheck,
-  type HealthThresholds,
   type HealthThresholdsError,
   type HealthThresholdsInput,
   makeThresholds
 } from "./Health.js"
+import * as config_ from "./internal/monitor/config.js"
+import * as loop from "./internal/monitor/loop.js"
 
 /**
  * Called with the first result and then with each result whose status differs from the previous
  * one. May return nothing, a Promise or an Effect; a failure is logged and the monitor goes on.
  *
  * @since 0.1.0
+ * @category models
  */
-export type StatusChangeCallback = (
-  check: DatabaseHealthCheck
-) => void | Promise<unknown> | Effect.Effect<unknown, unknown>
+export type StatusChangeCallback = loop.StatusChangeCallback
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface HealthMonitorOptions {
   /** Time between the end of one check and the start of the next (default 60 s). */
-  readonly interval?: Duration.DurationInput
+  readonly interval?: Duration.DurationInput | undefined
+  /**
+   * Longest wait for one check (default: twice the health service's `probeTimeout` plus its
+   * `firstCheckWindow` plus 5 s, i.e. 16 s with the defaults; 15 s for a service without them). A check that takes
+   * longer is abandoned and the tick reports CRITICAL ("did not finish within ..."), so that a
+   * hung check never leaves `latest` stale.
+   */
+  readonly checkTimeout?: Duration.DurationInput | undefined
   /** Thresholds of every check (default: the health service's). */
-  readonly thresholds?: HealthThresholdsInput
-  readonly onStatusChange?: StatusChangeCallback
+  readonly thresholds?: HealthThresholdsInput | undefined
+  readonly onStatusChange?: StatusChangeCallback | undefined
   /**
    * How many results in a row a new status needs before it is reported (callback and `changes`):
    * 2 or 3 keeps a one-off blip from paging anyone. Default 1: every change is reported at once.
    */
-  readonly confirmations?: number
+  readonly confirmations?: number | undefined
+}
+
+/**
+ * Invalid monitor options (an unknown key, a duration that is not one, `confirmations` out of
+ * range), rejected when the layer is built. Why: a typo such as `intervall` must not silently
+ * leave the default in force.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HealthMonitorConfigError extends Schema.TaggedError<HealthMonitorConfigError>()(
+  "HealthMonitorConfigError",
+  { field: Schema.String, reason: Schema.String }
+) {
+  override get message(): string {
+    return `Invalid health monitor options: ${this.field} ${this.reason}`
+  }
 }
 
 /**
  * The running monitor.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface HealthMonitorService {
   /** The most recent result; `None` until the first check has finished. Never touches the database. */
@@ -71,86 +98,54 @@ export interface HealthMonitorService {
  * The monitor service.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class HealthMonitor extends Context.Tag("effect-pg-resilience/HealthMonitor")<
   HealthMonitor,
   HealthMonitorService
 >() {
   /**
-   * Forks the periodic check when the layer is built; closing the layer's scope interrupts it.
+   * Same as the module's `layer`.
+   *
+   * @deprecated since 0.2.0: use `HealthMonitor.layer` (the module's), as every other module's layers.
    */
   static readonly layer = (
     options: HealthMonitorOptions = {}
-  ): Layer.Layer<HealthMonitor, HealthThresholdsError, DatabaseHealth> => Layer.scoped(HealthMonitor, make(options))
+  ): Layer.Layer<HealthMonitor, HealthMonitorConfigError | HealthThresholdsError, DatabaseHealth> => layer(options)
 }
 
-const runCallback = (callback: StatusChangeCallback, check: DatabaseHealthCheck): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const result = callback(check)
-    if (Effect.isEffect(result)) return Effect.asVoid(result)
-    if (result instanceof Promise) return Effect.tryPromise(() => result)
-    return Effect.void
-  }).pipe(
-    Effect.catchAllCause((cause) =>
-      Effect.logWarning("health status callback failed; the monitor goes on").pipe(
-        Effect.annotateLogs({ status: check.status, error: Cause.pretty(cause).split("\n")[0] ?? "" })
-      )
-    ),
-    Effect.asVoid
-  )
+/**
+ * Forks the periodic check when the layer is built; closing the layer's scope interrupts it.
+ * Invalid options fail the layer with `HealthMonitorConfigError` or `HealthThresholdsError`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  options: HealthMonitorOptions = {}
+): Layer.Layer<HealthMonitor, HealthMonitorConfigError | HealthThresholdsError, DatabaseHealth> =>
+  Layer.scoped(HealthMonitor, make(options))
 
-/** Where the loop puts its results: every one, and the confirmed status's latest one. */
-interface Sinks {
-  readonly latest: SubscriptionRef.SubscriptionRef<Option.Option<DatabaseHealthCheck>>
-  readonly reported: SubscriptionRef.SubscriptionRef<Option.Option<DatabaseHealthCheck>>
-}
+/** The options, validated; the first problem (unknown keys first) becomes the typed error. */
+const validate = (options: unknown) =>
+  Either.mapLeft(config_.validateOptions(options), (issues) => new HealthMonitorConfigError(issues[0]))
 
-const makeSinks = Effect.all({
-  latest: SubscriptionRef.make(Option.none<DatabaseHealthCheck>()),
-  reported: SubscriptionRef.make(Option.none<DatabaseHealthCheck>())
-})
-
-const monitorLoop = (
-  health: DatabaseHealth["Type"],
-  thresholds: HealthThresholds | undefined,
-  interval: Duration.Duration,
-  sinks: Sinks,
-  onStatusChange: StatusChangeCallback | undefined,
-  confirmations: number
-): Effect.Effect<never> => {
-  // A new status is reported once it has been seen `confirmations` times in a row.
-  let pending: { status: string; seen: number } | undefined
-  return Effect.gen(function*() {
-    const check = yield* health.check(thresholds)
-    yield* SubscriptionRef.set(sinks.latest, Option.some(check))
-    const reported = yield* SubscriptionRef.get(sinks.reported)
-    if (Option.isSome(reported) && reported.value.status === check.status) {
-      pending = undefined
-      return yield* SubscriptionRef.set(sinks.reported, Option.some(check))
-    }
-    pending = pending?.status === check.status ? { status: check.status, seen: pending.seen + 1 } : { status: check.status, seen: 1 }
-    if (Option.isSome(reported) && pending.seen < confirmations) return
-    pending = undefined
-    yield* SubscriptionRef.set(sinks.reported, Option.some(check))
-    yield* Effect.logInfo("database health status").pipe(
-      Effect.annotateLogs({
-        status: check.status,
-        previous: Option.match(reported, { onNone: () => "none", onSome: (p) => p.status }),
-        message: check.message
-      })
-    )
-    if (onStatusChange) yield* runCallback(onStatusChange, check)
-  }).pipe(Effect.repeat(Schedule.spaced(interval)), Effect.zipRight(Effect.never))
-}
-
-const make = (options: HealthMonitorOptions): Effect.Effect<HealthMonitorService, HealthThresholdsError, DatabaseHealth | Scope.Scope> =>
+const make = (
+  options: HealthMonitorOptions
+): Effect.Effect<HealthMonitorService, HealthMonitorConfigError | HealthThresholdsError, DatabaseHealth | Scope.Scope> =>
   Effect.gen(function*() {
+    const config = yield* validate(options)
     const health = yield* DatabaseHealth
-    const thresholds = options.thresholds === undefined ? undefined : yield* makeThresholds(options.thresholds)
-    const sinks = yield* makeSinks
-    const interval = Duration.decode(options.interval ?? "60 seconds")
+    const thresholds = config.thresholds === undefined ? undefined : yield* makeThresholds(config.thresholds)
+    const sinks = yield* loop.makeSinks
     yield* Effect.forkScoped(
-      monitorLoop(health, thresholds, interval, sinks, options.onStatusChange, Math.max(1, options.confirmations ?? 1))
+      loop.monitorLoop(health, sinks, {
+        thresholds,
+        interval: config.interval,
+        checkTimeout: config.checkTimeout ?? config_.defaultCheckTimeout(health),
+        onStatusChange: config.onStatusChange,
+        confirmations: config.confirmations
+      })
     )
     return {
       latest: SubscriptionRef.get(sinks.latest),
@@ -165,18 +160,28 @@ const make = (options: HealthMonitorOptions): Effect.Effect<HealthMonitorService
 /**
  * The seed's `scheduleHealthChecks`: checks every `interval` (default 60 s) in the current scope and
  * calls `onStatusChange` on the first result and on every status change. Returns the effect that
- * stops it (closing the scope stops it too).
+ * stops it (closing the scope stops it too). Each check is bounded and survives failures as in
+ * `HealthMonitor.layer` (default `checkTimeout`). It keeps the seed's signature, so an invalid
+ * interval is a defect (`HealthMonitorConfigError`); `HealthMonitor.layer` fails with it instead.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const scheduleHealthChecks = (
   interval: Duration.DurationInput = "60 seconds",
   onStatusChange?: StatusChangeCallback
 ): Effect.Effect<Effect.Effect<void>, never, DatabaseHealth | Scope.Scope> =>
   Effect.gen(function*() {
+    const config = yield* Effect.orDie(validate(onStatusChange ? { interval, onStatusChange } : { interval }))
     const health = yield* DatabaseHealth
     const fiber = yield* Effect.forkScoped(
-      monitorLoop(health, undefined, Duration.decode(interval), yield* makeSinks, onStatusChange, 1)
+      loop.monitorLoop(health, yield* loop.makeSinks, {
+        thresholds: undefined,
+        interval: config.interval,
+        checkTimeout: config_.defaultCheckTimeout(health),
+        onStatusChange,
+        confirmations: 1
+      })
     )
     return Effect.asVoid(Fiber.interrupt(fiber))
   })

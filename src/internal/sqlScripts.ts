@@ -4,7 +4,7 @@
  * @internal
  */
 import { readFile } from "node:fs/promises"
-import { quoteIdent } from "./healthProbe.js"
+import { quoteIdent } from "./health/sql.js"
 
 /** The scripts a restricted role needs for full health figures. */
 export const monitoringScripts = {
