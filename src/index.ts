@@ -71,7 +71,11 @@ export {
   getDatabaseRecoveryAction,
   isDatabaseErrorRetryable
 } from "./Classify.js"
+/** @since 0.1.0 */
 export { DatabaseErrorCategory, DatabaseRecoveryAction } from "./Errors.js"
+/** @since 0.1.0 */
 export { withTransaction, withTransactionRetry } from "./Transaction.js"
+/** @since 0.1.0 */
 export { DatabaseHealthStatus, performHealthCheck } from "./Health.js"
+/** @since 0.1.0 */
 export { scheduleHealthChecks } from "./HealthMonitor.js"
