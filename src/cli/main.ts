@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `pg-resilience`: health checks of a PostgreSQL database from the command line.
  *
@@ -11,9 +10,8 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import { classifyDatabaseError } from "../Classify.js"
-import { scrubSecrets } from "../internal/redact.js"
-import { ExitCode } from "./errors.js"
+import { withCliConsole } from "./console.js"
+import { describeFailure, ExitCode } from "./errors.js"
 import { healthCommand } from "./health.js"
 import { serveCommand } from "./serve.js"
 import { setupCommand } from "./setup.js"
@@ -26,24 +24,12 @@ const root = Command.make("pg-resilience").pipe(
 
 const cli = Command.run(root, { name: "pg-resilience", version: "0.1.0" })
 
-/** One line for any failure: ours say what to do; anything else is classified; never a stack trace. */
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
-  if (typeof error === "object" && error !== null && "_tag" in error) {
-    const tag = (error as { _tag: string })._tag
-    if (tag === "CliError") return (error as unknown as { message: string }).message
-    if (tag === "DatabaseConfigError" || tag === "EmbeddedPostgresError") return (error as unknown as Error).message
-  }
-  return classifyDatabaseError(error).technicalMessage
-}
-
 const validationTags = new Set([
   "CommandMismatch", "CorrectedFlag", "HelpRequested", "InvalidArgument", "InvalidValue", "MissingFlag",
   "MissingValue", "MissingSubcommand", "MultipleValuesDetected", "NoBuiltInMatch", "UnclusteredFlag"
 ])
 
-/** @effect/cli already printed its validation errors (one line each); everything else gets one line here. */
+/** @effect/cli already printed its validation errors (one `pg-resilience: ` line each, see console.ts); everything else gets one line here. */
 const report = (cause: Cause.Cause<unknown>) =>
   Effect.sync(() => {
     if (Cause.isInterruptedOnly(cause)) return
@@ -52,12 +38,22 @@ const report = (cause: Cause.Cause<unknown>) =>
       ? String((failure.value as { _tag: unknown })._tag)
       : undefined
     if (tag === undefined || !validationTags.has(tag)) {
-      process.stderr.write(`pg-resilience: ${scrubSecrets(describe(cause))}\n`)
+      process.stderr.write(`pg-resilience: ${describeFailure(cause)}\n`)
     }
     process.exitCode = ExitCode.UNKNOWN
   })
 
+// Last resort: an error outside the program (a library's stray rejection or throw) is one line and
+// exit 3 too, never Node's stack trace.
+const crash = (error: unknown) => {
+  process.stderr.write(`pg-resilience: ${describeFailure(Cause.die(error))}\n`)
+  process.exit(ExitCode.UNKNOWN)
+}
+process.on("uncaughtException", crash)
+process.on("unhandledRejection", crash)
+
 const program = cli(process.argv).pipe(
+  withCliConsole,
   Effect.catchAllCause(report),
   Effect.provide(NodeContext.layer),
   Logger.withMinimumLogLevel(LogLevel.Warning)

@@ -1,17 +1,14 @@
 /**
  * Human-readable output of a health check: a coloured table in a terminal, plain text elsewhere.
+ * The command line leaves out what describes its own idle pool (the application pool figures).
  *
  * @internal
  */
 import * as Health from "../Health.js"
 
-/** ANSI colours, only when the output is a terminal and NO_COLOR is not set. */
-export const colours = (enabled: boolean) => {
-  const wrap = (code: string) => (text: string) => (enabled ? `\x1b[${code}m${text}\x1b[0m` : text)
-  return { red: wrap("31"), yellow: wrap("33"), green: wrap("32"), magenta: wrap("35"), dim: wrap("2"), bold: wrap("1") }
-}
+import { type Colours, colours } from "../internal/ansi.js"
 
-export type Colours = ReturnType<typeof colours>
+export { type Colours, colours }
 
 /** Colours a status word by its severity. */
 export const paintStatus = (c: Colours, status: string) =>
@@ -23,33 +20,67 @@ export const paintStatus = (c: Colours, status: string) =>
     ? c.magenta(status)
     : status === "CRITICAL"
     ? c.red(status)
+    : status === "UNKNOWN"
+    ? c.cyan(status)
     : c.dim(status)
+
+/** The figures the command line shows: all but those of its own (idle) pool. */
+export const shownFigures = (check: Health.DatabaseHealthCheck): Array<Health.HealthFigure> =>
+  (Object.keys(check.figures) as Array<Health.HealthFigure>).filter(
+    (name) => name in Health.figureDefinitions && !Health.figureDefinitions[name].application
+  )
+
+/**
+ * The check as the command line prints it in JSON (`health --json`, `serve`'s `/health`): without
+ * its own pool (`pool`, `metrics.connectionPoolUsage`, the pool figures), which means nothing there.
+ */
+export const cliJson = (check: Health.DatabaseHealthCheck) => {
+  const { connectionPoolUsage: _usage, ...metrics } = check.metrics
+  const { pool: _pool, ...rest } = check
+  return {
+    ...rest,
+    metrics,
+    figures: Object.fromEntries(shownFigures(check).map((name) => [name, check.figures[name]]))
+  }
+}
 
 const pad = (text: string, width: number) => text + " ".repeat(Math.max(0, width - visibleLength(text)))
 // eslint-disable-next-line no-control-regex
 const visibleLength = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "").length
 
-const formatValue = (value: number | null, unit: string) =>
-  value === null ? "unknown" : `${Math.round(value * 100) / 100}${unit}`
+const poolerFigures: ReadonlySet<string> = new Set(["poolerClientsWaiting", "poolerMaxWaitSeconds"])
+const noPooler = "no pooler seen"
 
-/** The whole report: header, status, every figure against its thresholds, recommendations, unknowns. */
+const formatValue = (name: Health.HealthFigure, figure: Health.FigureReport, check: Health.DatabaseHealthCheck) =>
+  figure.value === null
+    ? poolerFigures.has(name) && check.details.pooler?.detected !== true ? noPooler : "unknown"
+    : `${figure.partial ? "≥" : ""}${Health.formatFigure(name, figure.value)}`
+
+/** The whole report: header, status, window, every figure against its thresholds, recommendations, unknowns. */
 export const renderCheck = (check: Health.DatabaseHealthCheck, target: string, c: Colours): string => {
   const lines: Array<string> = []
   const version = check.details.serverVersion ? `PostgreSQL ${check.details.serverVersion}` : "PostgreSQL"
   lines.push(c.dim(`${version} · ${target} · checked ${check.lastChecked}`))
   lines.push(`${c.bold("Status:")} ${paintStatus(c, check.status)}  ${check.message}`)
+  if (check.details.window) {
+    const expensive = check.details.expensive
+    lines.push(c.dim(
+      `Window: ${check.details.window.description}` +
+        (expensive ? `; tables, sequences and size measured ${expensive.measuredAt} (${expensive.cadence})` : "")
+    ))
+  }
   lines.push("")
   const header = ["figure", "value", "degraded", "unhealthy", "critical", "status"]
-  const rows = (Object.keys(check.figures) as Array<Health.HealthFigure>).map((name) => {
+  const rows = shownFigures(check).map((name) => {
     const figure = check.figures[name]
-    const unit = figure.unit
+    const value = formatValue(name, figure, check)
     return [
       Health.figureDefinitions[name].label,
-      formatValue(figure.value, unit),
-      `${figure.thresholds.degraded}${unit}`,
-      `${figure.thresholds.unhealthy}${unit}`,
-      `${figure.thresholds.critical}${unit}`,
-      paintStatus(c, figure.status)
+      value,
+      Health.formatFigure(name, figure.thresholds.degraded),
+      Health.formatFigure(name, figure.thresholds.unhealthy),
+      Health.formatFigure(name, figure.thresholds.critical),
+      value === noPooler ? c.dim("n/a") : paintStatus(c, figure.status)
     ]
   })
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i]!))) + 2)

@@ -24,6 +24,7 @@ interface State {
   readonly extension: boolean
   readonly loaded: boolean
   readonly activityFunction: boolean
+  readonly hiddenSequences: number
 }
 
 const stateQuery = `
@@ -31,7 +32,12 @@ SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS "roleExists",
        COALESCE((SELECT pg_has_role($1, 'pg_monitor', 'MEMBER') FROM pg_roles WHERE rolname = $1), false) AS "pgMonitor",
        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS extension,
        current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%' AS loaded,
-       to_regprocedure('resilience_monitor.stat_activity()') IS NOT NULL AS "activityFunction"`
+       to_regprocedure('resilience_monitor.stat_activity()') IS NOT NULL AS "activityFunction",
+       CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) THEN
+         (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public'
+            AND CASE WHEN c.relkind = 'S' THEN NOT has_sequence_privilege($1, c.oid, 'SELECT,USAGE') ELSE false END)
+       ELSE 0 END AS "hiddenSequences"`
 
 const withClient = <A>(url: Redacted.Redacted<string>, f: (client: Pg.Client) => Promise<A>) =>
   Effect.tryPromise({
@@ -53,7 +59,7 @@ export const setupCommand = Command.make(
   { url: urlOption, role, securityDefiner },
   ({ role, securityDefiner, url }) =>
     Effect.gen(function*() {
-      const target = yield* resolveTarget(url)
+      const target = yield* resolveTarget({ url }, "set up")
       const script = yield* Effect.promise(() =>
         renderScript(securityDefiner ? monitoringScripts.securityDefiner : monitoringScripts.grant, role)
       )
@@ -71,6 +77,9 @@ export const setupCommand = Command.make(
       if (!before.activityFunction && after.activityFunction) {
         changes.push(`created resilience_monitor.stat_activity() and let ${role} execute it`)
       } else if (securityDefiner) changes.push(`(re)granted execute on resilience_monitor.stat_activity() to ${role}`)
+      if (before.hiddenSequences > after.hiddenSequences) {
+        changes.push(`granted SELECT on ${before.hiddenSequences - after.hiddenSequences} sequence(s) in schema public to ${role}`)
+      }
       yield* Console.log(`pg-resilience setup on ${target.label}`)
       yield* Console.log(changes.length > 0 ? changes.map((c) => `  changed: ${c}`).join("\n") : "  nothing to change: already set up")
       if (!after.loaded) {

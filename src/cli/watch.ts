@@ -10,44 +10,42 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Health from "../Health.js"
-import { CliError } from "./errors.js"
+import { durationOption, invalid } from "./duration.js"
+import { colourEnabled } from "./console.js"
 import { colours, paintStatus, renderCheck, renderLine } from "./render.js"
-import { healthLayer, probeTimeoutOption, resolveTarget, urlOption } from "./target.js"
+import { expectedReplicasOption, healthLayer } from "./healthOptions.js"
+import { embeddedOption, probeTimeoutOption, resolveTarget, urlOption } from "./target.js"
 import { loadThresholds, thresholdsOption } from "./thresholds.js"
 
-const interval = Options.text("interval").pipe(
-  Options.withDescription("time between checks, e.g. 5s, 500ms, 1m"),
-  Options.withDefault("5s")
-)
-const count = Options.integer("count").pipe(
+const interval = durationOption("interval", { description: "time between checks", default: "5s", max: "1 day" })
+const count = Options.text("count").pipe(
+  Options.withPseudoName("integer"),
   Options.withDescription("stop after this many checks (default: run until interrupted)"),
+  Options.mapEffect((text) => {
+    const n = /^\s*[-+]?\d+\s*$/.test(text) ? Number(text) : Number.NaN
+    return Number.isSafeInteger(n) && n >= 1 ? Effect.succeed(n) : invalid(`--count ${text} must be an integer of at least 1`)
+  }),
   Options.optional
 )
 
-/** Reads `5s`, `500ms`, `2m`, or Effect's `5 seconds`. */
-export const parseInterval = (text: string): Option.Option<Duration.Duration> => {
-  const short = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text.trim())
-  if (short) {
-    const n = Number(short[1])
-    const unit = short[2] === "ms" ? "millis" : short[2] === "s" ? "seconds" : short[2] === "m" ? "minutes" : "hours"
-    return Option.some(Duration.decode(`${n} ${unit}` as Duration.DurationInput))
-  }
-  return Duration.decodeUnknown(text).pipe(Option.filter((d) => Duration.isFinite(d) && Duration.toMillis(d) > 0))
-}
-
 export const watchCommand = Command.make(
   "watch",
-  { url: urlOption, interval, count, thresholds: thresholdsOption, probeTimeout: probeTimeoutOption },
-  ({ count, interval, probeTimeout, thresholds, url }) =>
+  {
+    url: urlOption,
+    embedded: embeddedOption,
+    interval,
+    count,
+    thresholds: thresholdsOption,
+    probeTimeout: probeTimeoutOption,
+    expectedReplicas: expectedReplicasOption
+  },
+  ({ count, embedded, expectedReplicas, interval, probeTimeout, thresholds, url }) =>
     Effect.gen(function*() {
-      const every = yield* Option.match(parseInterval(interval), {
-        onNone: () => Effect.fail(new CliError({ message: `--interval ${interval} is not a duration (e.g. 5s, 500ms, 1m)` })),
-        onSome: Effect.succeed
-      })
+      const every = interval
       const custom = yield* loadThresholds(thresholds)
-      const target = yield* resolveTarget(url)
+      const target = yield* resolveTarget({ url, embedded })
       const tty = process.stdout.isTTY === true
-      const c = colours(tty && !process.env.NO_COLOR)
+      const c = colours(colourEnabled(process.stdout))
       const changes: Array<string> = []
       let previous: string | undefined
       const once = Effect.gen(function*() {
@@ -69,9 +67,11 @@ export const watchCommand = Command.make(
       const runs = Option.match(count, {
         onNone: () => Effect.forever(Effect.zipRight(once, Effect.sleep(every))),
         onSome: (n) =>
-          Effect.forEach(Array.from({ length: Math.max(1, n) }), (_, i) =>
+          Effect.forEach(Array.from({ length: n }), (_, i) =>
             Effect.zipRight(once, i < n - 1 ? Effect.sleep(every) : Effect.void), { discard: true })
       })
-      yield* runs.pipe(Effect.provide(healthLayer(target, probeTimeout, custom)))
+      yield* runs.pipe(
+        Effect.provide(healthLayer(target, { probeTimeoutMillis: probeTimeout, thresholds: custom, expectedReplicas }))
+      )
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Re-run the health check every --interval and show status changes as they happen."))

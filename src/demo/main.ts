@@ -1,7 +1,9 @@
 /**
  * `npm start`: the seed's Training Data Generation platform on a real PostgreSQL, in five steps
  * whose every printed claim is checked. Exit code 0 when all checks pass, 1 when one failed or the
- * demo could not run, 130 when interrupted (the embedded server is stopped in every case).
+ * demo could not run, 130 when interrupted (the embedded server is stopped in every case). When it
+ * cannot get its database (the embedded server does not start, DATABASE_URL is unusable) it says
+ * so in one line on stderr, never with a stack trace.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
@@ -11,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { isDatabaseError } from "../Errors.js"
+import { scrubSecrets } from "../internal/redact.js"
 import * as Environment from "./environment.js"
 import * as Logs from "./logs.js"
 import * as Report from "./report.js"
@@ -89,15 +92,31 @@ const summary = Effect.gen(function*() {
   return yield* Effect.fail(new ChecksFailed({ failed: failed.length }))
 })
 
+/** The one line on stderr of a demo that cannot run at all. */
+const fatal = (message: string) => process.stderr.write(`effect-pg-resilience demo: ${scrubSecrets(message)}\n`)
+
 const program = demo.pipe(
-  Effect.catchAllCause((cause) =>
-    Cause.isInterruptedOnly(cause)
-      ? Effect.failCause(cause)
-      : Effect.flatMap(Report.Report, (report) => report.check("the demo ran to its end", false, describeFailure(cause)))
-  ),
+  Effect.catchAllCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure) && failure.value instanceof Environment.DatabaseUnavailable) {
+      const error = failure.value
+      return Effect.zipRight(Effect.sync(() => fatal(error.message)), Effect.fail(error))
+    }
+    return Effect.flatMap(Report.Report, (report) => report.check("the demo ran to its end", false, describeFailure(cause)))
+  }),
   Effect.zipRight(summary),
   Effect.provide(Layer.provideMerge(Timeline.layer, Layer.merge(Report.layer, Logs.layer)))
 )
+
+// Last resort: an error outside the program (a library's stray rejection or throw) is one line and
+// exit 1 too, never Node's stack trace.
+const crash = (error: unknown) => {
+  fatal(`stopped by an unexpected error: ${String(error instanceof Error ? error.message : error).split("\n")[0]}`)
+  process.exit(1)
+}
+process.on("uncaughtException", crash)
+process.on("unhandledRejection", crash)
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,

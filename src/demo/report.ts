@@ -7,6 +7,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Errors from "../Errors.js"
+import { colourEnabled, colours } from "../internal/ansi.js"
 
 /** One printed claim and whether its check passed. */
 export interface CheckResult {
@@ -39,10 +40,8 @@ export interface ReportService {
 /** The report of this run. */
 export class Report extends Context.Tag("effect-pg-resilience/demo/Report")<Report, ReportService>() {}
 
-const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined
-const paint = (code: number) => (text: string) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text)
 /** ANSI colours, only on a terminal (and never with NO_COLOR). */
-export const color = { green: paint(32), red: paint(31), yellow: paint(33), cyan: paint(36), dim: paint(2), bold: paint(1) }
+export const color = colours(colourEnabled(process.stdout))
 
 const ruleWidth = 78
 

@@ -130,6 +130,8 @@ const watchingHealth = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         })
       )
     )
+    // the load starts once the monitor has its first result, so it judges the load from its start
+    yield* Stream.runDrain(Stream.take(monitor.results, 1))
     const report = yield* Report
     const startedAt = yield* report.elapsedMillis
     const result = yield* effect

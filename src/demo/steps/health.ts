@@ -1,5 +1,5 @@
 /**
- * Step 5: the health monitor that ran through steps 1–4 (every 200 ms, changes printed as they
+ * Step 5: the health monitor that ran through steps 1–4 (every 50 ms, changes printed as they
  * happened), what it saw of the load of step 3, and the final report of one more check.
  */
 import * as Effect from "effect/Effect"
@@ -42,7 +42,7 @@ export const healthStep = (load: LoadObservation) =>
     yield* report.section(5, "The health monitor during the load, and the final report")
 
     const changes = yield* timeline.changes
-    yield* report.info("status changes reported by HealthMonitor (interval 200 ms), as printed when they happened:")
+    yield* report.info("status changes reported by HealthMonitor (interval 50 ms), as printed when they happened:")
     for (const change of changes) {
       yield* report.info(
         `  ${formatSeconds(change.at).padStart(8)}  ${change.clock}  ${change.check.status.padEnd(9)} during ${change.during}`
