@@ -9,6 +9,10 @@ import { randomBytes } from "node:crypto"
 import Pg from "pg"
 import { inject } from "vitest"
 import * as Database from "../../src/Database.js"
+import * as PgBouncer from "./PgBouncer.js"
+
+/** Whether the library's pool goes through PgBouncer (see `layerWith`). */
+const viaPgBouncer = process.env.PG_RESILIENCE_TEST_VIA_PGBOUNCER === "1"
 
 export interface TestDatabaseService {
   /** Superuser URL of this file's own database. */
@@ -72,8 +76,14 @@ export class TestDatabase extends Context.Tag("test/TestDatabase")<TestDatabase,
   static readonly layerWith = (
     config: Omit<Database.DatabaseConfigInput, "url"> = {}
   ): Layer.Layer<TestDatabase | Database.Database | SqlClient.SqlClient | PgClient.PgClient> =>
-    Layer.unwrapEffect(
-      Effect.map(TestDatabase, (db) => Database.layer({ ...config, url: db.url }).pipe(Layer.orDie))
+    Layer.unwrapScoped(
+      Effect.gen(function*() {
+        const db = yield* TestDatabase
+        // PG_RESILIENCE_TEST_VIA_PGBOUNCER=1: the library's pool goes through PgBouncer in
+        // transaction mode (the fault suite's), the test's own raw clients straight to the server.
+        const url = viaPgBouncer ? Redacted.make((yield* PgBouncer.make({ url: Redacted.value(db.url) })).url) : db.url
+        return Database.layer({ ...config, url }).pipe(Layer.orDie)
+      })
     ).pipe(Layer.provideMerge(TestDatabase.fresh))
 
   static readonly layer = TestDatabase.layerWith()
