@@ -13,6 +13,7 @@ import { drizzleOrm } from "./contenders/drizzle.js"
 import { effectSql } from "./contenders/effectSql.js"
 import { kysely } from "./contenders/kysely.js"
 import { ours } from "./contenders/ours.js"
+import { oursPromise } from "./contenders/oursPromise.js"
 import { pgRetry, rawPg } from "./contenders/pg.js"
 import { pgbench, pgbenchVersion } from "./contenders/pgbench.js"
 import { slonik } from "./contenders/slonik.js"
@@ -21,6 +22,7 @@ import { hardwareLine, installRoundTripCounter } from "./harness.js"
 import { type BenchResults, judgeAims, markdown, svgChart } from "./report.js"
 import { type BenchServer, openServer } from "./server.js"
 import { runTransactional, type TimingPlan } from "./workloads/transactional.js"
+import { runAblation } from "./workloads/w1-ablation.js"
 import { w1Workload } from "./workloads/w1-uncontended.js"
 import { currentDeadlockTimeout, setDeadlockTimeout, w2Workload } from "./workloads/w2-deadlocks.js"
 import { w3Workload } from "./workloads/w3-serialization.js"
@@ -139,7 +141,9 @@ const main = async () => {
   try {
     const options = { url: server.url, databaseName: server.databaseName, log }
     if (args.only.has("W1")) {
-      results.w1 = await runTransactional(w1Workload(8), contenders, plan.w1, options)
+      results.w1 = await runTransactional(w1Workload(8), contenders.flatMap((c) => (c === ours ? [c, oursPromise] : [c])), plan.w1, options)
+      log("W1 ablation (no server)")
+      results.w1ablation = await runAblation(args.quick ? { transactions: 2_000, rounds: 1 } : { transactions: 20_000, rounds: 5 })
       results.roundTrips = Object.fromEntries(
         results.w1.contenders.filter((c) => c.roundTripsPerTransaction !== null).map((c) => [c.name, c.roundTripsPerTransaction])
       )

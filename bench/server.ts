@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import Pg from "pg"
-import * as EmbeddedPostgres from "../src/EmbeddedPostgres.js"
+import * as EmbeddedPostgres from "../dist/EmbeddedPostgres.js"
 import { setupStatements } from "./schema.js"
 
 /** The server and the scratch database of this run. */

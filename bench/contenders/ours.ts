@@ -5,8 +5,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Database from "../../src/Database.js"
-import { withTransaction } from "../../src/Transaction.js"
+import * as Database from "../../dist/Database.js"
+import { withTransaction } from "../../dist/Transaction.js"
 import { makeRuntime } from "./effectRuntime.js"
 import { type Contender, type Op, runEffectWorkers } from "./types.js"
 

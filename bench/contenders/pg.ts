@@ -52,8 +52,8 @@ const retryable = (error: unknown) => {
 
 /**
  * The retry loop people write around an ORM or driver transaction (Prisma, Knex, Drizzle users):
- * retry 40001/40P01 up to 3 times with exponential backoff from 25 ms and full jitter — the same
- * policy as our defaults, so the comparison is about mechanics, not policy.
+ * retry 40001/40P01 up to 3 times with exponential backoff from 25 ms and full jitter (our default
+ * backoff too; we allow 30 retries).
  */
 export const withRetry = async <A>(attempt: () => Promise<A>, maxRetries = 3, baseMs = 25): Promise<A> => {
   for (let retry = 0;; retry++) {

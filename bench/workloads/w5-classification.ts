@@ -3,15 +3,17 @@
  * union, on a mixed corpus of real driver errors provoked on the server (constraint violations, bad
  * input, syntax, timeouts, lock failures, a real deadlock and serialization failure, an aborted
  * transaction, permissions, authentication, a terminated session, a refused connection), raw from
- * node-postgres, wrapped in @effect/sql's `SqlError`, and inside an Effect `Cause`.
+ * node-postgres, wrapped in @effect/sql's `SqlError`, and inside an Effect `Cause`. Then the time of
+ * one classification of hostile inputs: 1 MB and 10 MB messages built to make a naive password
+ * scrubber backtrack (issue 10 point 5: 520 KB took 10 s; the aim is under 10 ms).
  */
 import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { randomBytes } from "node:crypto"
 import Pg from "pg"
-import { classifyDatabaseError } from "../../src/Classify.js"
-import { freePort } from "../../src/EmbeddedPostgres.js"
+import { classifyDatabaseError } from "../../dist/Classify.js"
+import { freePort } from "../../dist/EmbeddedPostgres.js"
 import { type Spread, spread } from "../harness.js"
 import type { BenchServer } from "../server.js"
 
@@ -19,6 +21,17 @@ import type { BenchServer } from "../server.js"
 interface Sample {
   readonly label: string
   readonly error: unknown
+}
+
+/** Time of one classification of a hostile input. */
+export interface HostileClassification {
+  readonly label: string
+  /** Characters of hostile text in the input. */
+  readonly characters: number
+  /** Milliseconds per classification: median (p50), min, max over `n` runs. */
+  readonly ms: Spread
+  /** Whether the password in the input survived anywhere in the result's texts (must be false). */
+  readonly leaked: boolean
 }
 
 /** W5 results. */
@@ -29,6 +42,8 @@ export interface ClassificationResult {
   readonly perSecond: Spread
   readonly nanosecondsPerError: number
   readonly rounds: number
+  /** 1 MB and 10 MB adversarial messages (aim: under 10 ms each). */
+  readonly hostile: ReadonlyArray<HostileClassification>
 }
 
 const failureOf = async (run: () => Promise<unknown>): Promise<unknown> => {
@@ -153,7 +168,59 @@ const connectOnce = async (url: string) => {
   }
 }
 
-/** Runs W5: classify the corpus in a loop for `sliceMs`, `rounds` times. */
+const HOSTILE_PASSWORD = "Zq9xK7vW2mQ4jR"
+
+/**
+ * Inputs that made the former scrubber quadratic: `postgres://a:` repeated without an `@` (each
+ * occurrence rescanned the rest of the text), in a message and in a pg error's detail; each also
+ * carries a real password (which must not survive in the result).
+ */
+const hostileInputs = (characters: number): Array<{ readonly label: string; readonly error: unknown }> => {
+  // Built from a Buffer, as pg decodes messages: a flat string, not a rope built by repeat().
+  const text = (unit: string) =>
+    Buffer.from(unit.repeat(Math.ceil(characters / unit.length)).slice(0, characters)).toString("utf8")
+  const size = characters >= 1024 * 1024 ? `${characters / (1024 * 1024)} MB` : `${characters / 1024} KB`
+  const secret = `postgres://app:${HOSTILE_PASSWORD}@db:5432/app`
+  return [
+    { label: `${size} message of "postgres://a:" without "@"`, error: new Error(`${secret} ${text("postgres://a:")}`) },
+    {
+      label: `${size} detail of a 23505 with "Key (" and "postgres://a:"`,
+      error: new SqlError({
+        cause: Object.assign(new Error(`duplicate key value violates unique constraint "k" ${secret}`), {
+          code: "23505",
+          severity: "ERROR",
+          detail: `Key (${text("a b(postgres://a:")}`
+        }),
+        message: "Failed to execute statement"
+      })
+    }
+  ]
+}
+
+/** Classifies each hostile input `runs` times (after a warm-up) and records p50/max. */
+const measureHostile = (runs: number, log: (line: string) => void): Array<HostileClassification> => {
+  const results: Array<HostileClassification> = []
+  for (const characters of [1024 * 1024, 10 * 1024 * 1024]) {
+    for (const { error, label } of hostileInputs(characters)) {
+      // Untimed: also makes V8 flatten the detail (a rope built by `+`), a cost of any first read.
+      const first = classifyDatabaseError(error)
+      const texts = [first.message, first.technicalMessage, first.userMessage, String(first)]
+      const leaked = texts.some((t) => t.includes(HOSTILE_PASSWORD))
+      const times: Array<number> = []
+      for (let i = 0; i < runs; i++) {
+        const started = performance.now()
+        classifyDatabaseError(error)
+        times.push(performance.now() - started)
+      }
+      const ms = spread(times)
+      results.push({ label, characters, ms, leaked })
+      log(`W5 hostile ${label}: p50 ${ms.median.toFixed(3)} ms, max ${ms.max.toFixed(3)} ms${leaked ? ", PASSWORD LEAKED" : ""}`)
+    }
+  }
+  return results
+}
+
+/** Runs W5: classify the corpus in a loop for `sliceMs`, `rounds` times, then the hostile inputs. */
 export const runClassification = async (
   server: BenchServer,
   plan: { readonly rounds: number; readonly sliceMs: number },
@@ -179,11 +246,13 @@ export const runClassification = async (
   }
   if (sink < 0) log("unreachable")
   const perSecond = spread(rates)
+  const hostile = measureHostile(20, log)
   return {
     corpusSize: corpus.length,
     corpus: tags,
     perSecond,
     nanosecondsPerError: 1e9 / perSecond.median,
-    rounds: plan.rounds
+    rounds: plan.rounds,
+    hostile
   }
 }
