@@ -57,7 +57,7 @@ export type TransactionConfig = config.TransactionConfig
  * - `timeout`: deadline of the whole call, retries and backoff included (default 30 s);
  * - `retryDeadlocks`: retry deadlocks and serialization failures (default true);
  * - `maxRetries`: most retries after the first attempt (default 30; the deadline is the hard bound);
- * - `schedule`: replaces the default backoff (exponential from 25 ms with full jitter, at most 1 s);
+ * - `schedule`: replaces the default backoff (exponential from 25 ms with full jitter, at most 250 ms);
  *   still capped by `maxRetries` and the deadline.
  *
  * @since 0.1.0

@@ -37,13 +37,17 @@ export const retryReason = <E>(failure: AttemptFailure<E>, policy: RetryPolicy, 
 
 /**
  * The default backoff: exponential from 25 ms with full jitter (each delay random between 0 and
- * 25 ms × 2^n, at most 1 s). Measured on the W3 benchmark (SERIALIZABLE hot counters): against
+ * 25 ms × 2^n, at most 250 ms). Measured on the W3 benchmark (SERIALIZABLE hot counters): against
  * retrying at once with decorrelated jitter from 1 ms it more than doubled goodput and cut retries
  * by four, because under contention every wasted attempt takes CPU from the ones that would commit.
+ * The cap is 250 ms, not 1 s: the conflicts retried here end within milliseconds, and an attempt that
+ * has failed once fails again about half the time, so with a 1 s cap the unlucky few waited seconds
+ * (W3, 8 rounds of 3 s: p99.9 1.77 s and max 2.6 s with 1 s; 0.98 s and 1.8 s with 250 ms, and
+ * goodput 912 → 1,083 commits/s; a 100 ms cap cost goodput through more conflicts).
  */
 export const defaultSchedule: Schedule.Schedule<Duration.Duration, unknown> = Schedule.exponential("25 millis").pipe(
   Schedule.jitteredWith({ min: 0, max: 1 }),
-  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(1)))
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.millis(250)))
 )
 
 /** Tells the retry loop what happens on each retry (metrics, log line, span event). */
