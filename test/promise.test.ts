@@ -121,6 +121,41 @@ describe("commit and rollback", () => {
     expect((await sessions(applicationName)).idleInTransaction).toBe(0)
   })
 
+  it("statements started without awaiting: COMMIT waits for them, and a failing one fails the transaction with its own error, never as an unhandled rejection", async () => {
+    const { db, applicationName } = open()
+    const unhandled: Array<unknown> = []
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+    process.on("unhandledRejection", onUnhandled)
+    try {
+      // Both started, neither awaited: both are part of the transaction.
+      await db.withTransaction(async (ctx) => {
+        void ctx.sql`INSERT INTO items (label) VALUES (${"one"})`
+        void ctx.query("INSERT INTO items (label) VALUES ($1)", ["two"])
+      })
+      expect(await count("items")).toBe(2)
+      // One of them fails (a unique violation decided by the server): the call rejects with it.
+      const error = await settle(db.withTransaction(async (ctx) => {
+        void ctx.sql`INSERT INTO items (label) VALUES (${"three"})`
+        void ctx.sql`INSERT INTO items (label) VALUES (${"one"})`
+      }))
+      expect(error).toBeInstanceOf(P.ConstraintViolation)
+      // The function throws while a statement it did not await still runs: that statement is
+      // cancelled, and only the function's error reaches the caller.
+      const mine = new Error("gave up")
+      const thrownError = await settle(db.withTransaction(async (ctx) => {
+        void ctx.sql`SELECT pg_sleep(5)`
+        throw mine
+      }))
+      expect(thrownError).toBe(mine)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(unhandled).toEqual([])
+      expect(await count("items")).toBe(2)
+      expect((await sessions(applicationName)).idleInTransaction).toBe(0)
+    } finally {
+      process.off("unhandledRejection", onUnhandled)
+    }
+  })
+
   it("refuses statements through a context whose transaction has ended", async () => {
     const { db } = open()
     let stale: P.TransactionContext | undefined

@@ -19,13 +19,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import { refineErrors } from "../../Classify.js"
 import { QueryError } from "../../Errors.js"
 import type { Row, SqlTag, TransactionContext } from "../../promise.js"
 import { CurrentTransaction } from "../../Transaction.js"
-import { DeadlinePassed } from "./errors.js"
+import { DeadlinePassed, thrown } from "./errors.js"
 
 /** What the attempts of one call share. */
 export interface CallState {
@@ -54,6 +53,8 @@ class Attempt {
   closed = false
   aborted = false
   reason: unknown = undefined
+  /** The first statement of the attempt that failed (awaited or not). */
+  private failure: { readonly error: unknown } | undefined
   private controller: AbortController | undefined
   private running: Set<Fiber.RuntimeFiber<unknown, unknown>> | undefined
 
@@ -80,16 +81,19 @@ class Attempt {
     const fiber = Runtime.runFork(this.runtime)(effect)
     const running = (this.running ??= new Set())
     running.add(fiber)
-    return new Promise<A>((resolve, reject) =>
+    const promise = new Promise<A>((resolve, reject) =>
       fiber.addObserver((exit) => {
         running.delete(fiber)
         if (Exit.isSuccess(exit)) return resolve(exit.value)
-        const failure = Cause.failureOption(exit.cause)
-        if (Option.isSome(failure)) return reject(Cause.originalError(failure.value))
-        if (Cause.isInterruptedOnly(exit.cause)) return reject(this.aborted ? this.reason : ended(what))
-        reject(Cause.originalError(Cause.squash(exit.cause)))
+        const error = thrown(exit.cause, () => (this.aborted ? this.reason : ended(what)))
+        if (!Cause.isInterruptedOnly(exit.cause)) this.failure ??= { error }
+        reject(error)
       })
     )
+    // A statement the function started without awaiting it may fail unobserved: its failure is the
+    // transaction's (see `succeed`), never an unhandled rejection that would end the process.
+    promise.catch(() => {})
+    return promise
   }
 
   /** Cancels the statements still running (each waits for its cancel, bounded by `cancelGrace`). */
@@ -102,12 +106,15 @@ class Attempt {
    * so COMMIT waits for them, and fails with the first failure among them.
    */
   succeed<A>(value: A, call: CallState): Effect.Effect<A, unknown> {
-    const done = Effect.sync(() => {
+    const done = Effect.suspend(() => {
+      // A statement failed (perhaps one nobody awaited): the transaction fails with that error,
+      // not with COMMIT's "answered ROLLBACK".
+      if (this.failure !== undefined) return Effect.fail(this.failure.error)
       call.committing = true
-      return value
+      return Effect.succeed(value)
     })
     if (this.running === undefined || this.running.size === 0) return done
-    return Effect.zipRight(Effect.forEach([...this.running], Fiber.join, { discard: true }), done)
+    return Effect.zipRight(Effect.forEach([...this.running], (fiber) => Effect.exit(Fiber.join(fiber)), { discard: true }), done)
   }
 
   /** The function threw or rejected: its statements still running are cancelled, then the attempt fails. */

@@ -16,7 +16,6 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { refineErrors } from "../../Classify.js"
@@ -27,19 +26,10 @@ import * as HealthMonitor from "../../HealthMonitor.js"
 import * as Transaction from "../../Transaction.js"
 import type { MonitoredServices, PromiseDatabase, Row, Services, TransactionContext, TransactionOptions } from "../../promise.js"
 import { body, type CallState } from "./attempt.js"
-import { DatabaseClosedError, DeadlinePassed } from "./errors.js"
+import { DatabaseClosedError, DeadlinePassed, thrown } from "./errors.js"
 import { validateDatabaseOptions, validateSchedule, validateTransactionOptions } from "./options.js"
 
 const interruptedError = () => new DOMException("The operation was interrupted", "AbortError")
-
-/** The value a Promise caller sees for a failed call: the error itself, never a wrapper. */
-const thrown = (cause: Cause.Cause<unknown>, onInterrupt: () => unknown): unknown => {
-  const failure = Cause.failureOption(cause)
-  // `Effect.fail` inside a span hands on a proxy of the error: the caller gets the error itself.
-  if (Option.isSome(failure)) return Cause.originalError(failure.value)
-  if (Cause.isInterruptedOnly(cause)) return onInterrupt()
-  return Cause.originalError(Cause.squash(cause))
-}
 
 export const make = (options: unknown): PromiseDatabase<any> => {
   const settings = validateDatabaseOptions(options)
