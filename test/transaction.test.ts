@@ -239,6 +239,24 @@ layer(TestDatabase.layerWith({ maxConnections: POOL }), { timeout: "120 seconds"
         expect(yield* Transaction.withTransaction(sql<{ one: number }>`SELECT 1 AS one`)).toEqual([{ one: 1 }])
       }))
 
+    it.effect("statements run concurrently in one transaction: the deadline cancels the one still running after another ended", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const started = Date.now()
+        const error = yield* Effect.flip(Transaction.withTransaction(
+          // node-postgres queues the second behind the first on the transaction's connection.
+          Effect.all([sql`SELECT pg_sleep(0.05)`, sql`SELECT pg_sleep(10)`], { concurrency: "unbounded" }),
+          { timeout: "4 seconds" }
+        ))
+        const elapsed = Date.now() - started
+        expect(error._tag).toBe("TransactionTimeout")
+        // Our own cancel stopped it at the deadline. Without it, only the server's statement_timeout
+        // backstop would, 400 ms past the deadline (10 % of 4 s).
+        expect(elapsed).toBeGreaterThanOrEqual(4000)
+        expect(elapsed).toBeLessThan(4300)
+        expect(yield* leftovers).toEqual({ idle_in_tx: 0, locks: 0 })
+      }))
+
     it.effect("times out, not before its deadline, while every pool client is held", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient

@@ -30,6 +30,7 @@ import {
   deadlinePassed,
   type Expiry,
   type Lease,
+  onExpire,
   type PoolHandle,
   statementFailed,
   type Submit
@@ -82,8 +83,9 @@ const runOnLease = <A>(
         destroyClient(lease.client, reason)
       }, handle.cancelGraceMillis)
     }
-    if (expiry) {
-      expiry.onExpire = kind === "statement"
+    const unwatch = expiry === undefined ? undefined : onExpire(
+      expiry,
+      kind === "statement"
         ? cancel
         : () => {
           timer = setTimeout(() => {
@@ -96,12 +98,12 @@ const runOnLease = <A>(
             resume(Effect.fail(statementFailed(reason)))
           }, handle.cancelGraceMillis)
         }
-    }
+    )
     submit(lease.client, (error, value) => {
       if (finished) return
       finished = true
       if (timer !== undefined) clearTimeout(timer)
-      if (expiry) expiry.onExpire = undefined
+      unwatch?.()
       const discarded = error ? handle.discardAfter?.(lease.client, error) : undefined
       if (discarded) lease.broken ??= discarded
       handle.observe(performance.now() - started)
@@ -110,7 +112,7 @@ const runOnLease = <A>(
     })
     return Effect.async<void>((resumeCancel) => {
       if (finished) return resumeCancel(Effect.void)
-      if (expiry) expiry.onExpire = undefined
+      unwatch?.()
       if (timer === undefined) cancel()
       let resumed = false
       const done = () => {
@@ -198,15 +200,13 @@ export const takeLease = (handle: PoolHandle, expiry?: Expiry): Effect.Effect<Le
       if (expiry?.expired) return resume(Effect.fail(acquireFailed(deadlinePassed())))
       let state: "waiting" | "delivered" | "owned" | "abandoned" = "waiting"
       let lease: Lease | undefined
-      if (expiry) {
-        expiry.onExpire = () => {
-          if (state !== "waiting") return
-          state = "abandoned"
-          resume(Effect.fail(acquireFailed(deadlinePassed())))
-        }
-      }
+      const unwatch = expiry === undefined ? undefined : onExpire(expiry, () => {
+        if (state !== "waiting") return
+        state = "abandoned"
+        resume(Effect.fail(acquireFailed(deadlinePassed())))
+      })
       handle.pool.connect((error, client, release) => {
-        if (expiry && state === "waiting") expiry.onExpire = undefined
+        unwatch?.()
         if (state !== "waiting") {
           if (client) release()
           return

@@ -31,18 +31,27 @@ export interface PoolHandle {
  */
 export interface Expiry {
   expired: boolean
-  /** What to stop when the deadline passes: set by whatever waits or runs now. */
-  onExpire: (() => void) | undefined
+  /**
+   * What to stop when the deadline passes, one entry per wait or statement (statements run
+   * concurrently in one transaction queue on its connection, and each is stopped).
+   */
+  readonly stops: Set<() => void>
 }
 
-export const makeExpiry = (): Expiry => ({ expired: false, onExpire: undefined })
+export const makeExpiry = (): Expiry => ({ expired: false, stops: new Set() })
+
+/** Registers what to stop when the deadline passes; returns its removal. */
+export const onExpire = (expiry: Expiry, stop: () => void): (() => void) => {
+  expiry.stops.add(stop)
+  return () => void expiry.stops.delete(stop)
+}
 
 /** Marks the deadline passed and stops what waits or runs under it. */
 export const expire = (expiry: Expiry): void => {
   expiry.expired = true
-  const stop = expiry.onExpire
-  expiry.onExpire = undefined
-  stop?.()
+  const stops = [...expiry.stops]
+  expiry.stops.clear()
+  for (const stop of stops) stop()
 }
 
 /** The failure of work stopped by its deadline: classified as a cancelled statement. */
