@@ -108,9 +108,12 @@ export const makeFailoverPool = (options: FailoverPoolOptions): FailoverPool => 
         tries++
         super.connect((error, client, release) => {
           if (error || !client) {
-            // A refused or failed connection: that host goes last, try the next one.
-            if (tries < candidates.length && error) {
-              selector.failed(failedAddresses.get(error) ?? candidates[tries - 1]!.address)
+            // A refused or failed connection: that host goes last, try the next one. A failure no
+            // host caused (the wait for a slot of a full pool timed out, the pool is ending) blames
+            // none and is the caller's at once.
+            const failedHost = error ? failedAddresses.get(error) : undefined
+            if (tries < candidates.length && failedHost) {
+              selector.failed(failedHost)
               return attempt()
             }
             return callback(error, undefined, () => {})
