@@ -38,12 +38,6 @@ export type Phase = "connect" | "begin" | "body" | "commit"
 export interface AttemptFailure<E> {
   readonly phase: Phase
   readonly cause: Cause.Cause<Refined<E>>
-  /**
-   * The connection was found dead before any statement of the transaction reached the server (a
-   * pooled connection stranded by a network loss or a server restart): another connection may run
-   * the same work, whatever the retry policy.
-   */
-  readonly replaceable: boolean
   /** The deadline had passed when the attempt failed: the call's failure is `TransactionTimeout`. */
   readonly pastDeadline: boolean
 }
@@ -76,7 +70,6 @@ export const registryOptions: Effect.Effect<ClassifyOptions> = Effect.contextWit
 const failedIn = <E>(phase: Phase, error: DatabaseError, control: CallControl): AttemptFailure<E> => ({
   phase,
   cause: Cause.fail(error as Refined<E>),
-  replaceable: false,
   pastDeadline: phase !== "commit" && control.expiry.expired
 })
 
@@ -128,19 +121,10 @@ const begin = <E>(
       Cause.isInterruptedOnly(cause)
         ? Effect.failCause(cause as Cause.Cause<never>)
         : Effect.fail(failedIn<E>("connect", classifyDatabaseError(Cause.squash(cause), services.options), settings.control)),
-    onSuccess: (conn) => {
-      const major = conn.serverMajor
-      if (major !== undefined) return sendBegin<E>(conn, major, services, settings, restore, replacementsLeft)
-      return Effect.matchCauseEffect(restore(services.db.serverVersion), {
-        onFailure: (cause) => {
-          conn.release()
-          return Effect.fail(
-            failedIn<E>("connect", classifyDatabaseError(Cause.squash(cause), services.options), settings.control)
-          )
-        },
-        onSuccess: (version) => sendBegin<E>(conn, version.major, services, settings, restore, replacementsLeft)
-      })
-    }
+    // The server reports its version at start-up (PostgreSQL and PgBouncer alike). Were it missing,
+    // BEGIN leaves out transaction_timeout (PostgreSQL 17+) and keeps the other two limits, rather
+    // than ask on a second pooled connection while this one is held.
+    onSuccess: (conn) => sendBegin<E>(conn, conn.serverMajor ?? 0, services, settings, restore, replacementsLeft)
   })
 
 const sendBegin = <E>(
@@ -180,7 +164,6 @@ const sendBegin = <E>(
           : Effect.fail<AttemptFailure<E>>({
             phase: "begin",
             cause: refineCause(cause, services.options) as Cause.Cause<Refined<E>>,
-            replaceable: lost,
             pastDeadline
           })
       )
@@ -217,7 +200,7 @@ export const runAttempt = <A, E, R>(
           return failed(failedIn<E>("body", classifyDatabaseError(deadlinePassed(), options), control))
         }
         if (Cause.isInterruptedOnly(result.cause)) return Effect.failCause(result.cause as Cause.Cause<never>)
-        return failed<E>({ phase: "body", cause: refineCause(result.cause, options), replaceable: false, pastDeadline })
+        return failed<E>({ phase: "body", cause: refineCause(result.cause, options), pastDeadline })
       })
     )
   }
