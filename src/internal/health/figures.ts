@@ -362,9 +362,6 @@ export type HealthFigure = keyof typeof figureDefinitions
 /** Every figure, in display order. */
 export const figureNames = Object.keys(figureDefinitions) as ReadonlyArray<HealthFigure>
 
-/** The figures measured by the slower, expensive pass. */
-export const expensiveFigures = figureNames.filter((name) => figureDefinitions[name].cadence === "expensive")
-
 /** The figures that describe this process's own pool. */
 export const applicationFigures = figureNames.filter((name) => figureDefinitions[name].application)
 

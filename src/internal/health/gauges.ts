@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import type { DatabaseHealthCheck } from "./model.js"
-import { figureDefinitions, figureNames, type HealthFigure } from "./figures.js"
+import { applicationFigures, figureDefinitions, figureNames, type HealthFigure } from "./figures.js"
 import { severity } from "./evaluate.js"
 
 const figureGauges = Object.fromEntries(
@@ -32,7 +32,7 @@ export const gauges = {
 
 /** Names of the gauges of this process's own pool (left out by the command line). */
 export const applicationGaugeNames: ReadonlySet<string> = new Set(
-  figureNames.filter((name) => figureDefinitions[name].application).map((name) => figureDefinitions[name].gauge.name)
+  applicationFigures.map((name) => figureDefinitions[name].gauge.name)
 )
 
 const gaugeValue = (name: HealthFigure, value: number | null) =>

@@ -9,6 +9,7 @@
  * @internal
  */
 import type Pg from "pg"
+import { getCode, getText } from "../classify/safe.js"
 import { processIdOf } from "../pgConnection/driver.js"
 import {
   DiscoveryRow,
@@ -43,18 +44,13 @@ export const makeProbeContext = (): ProbeContext => ({ variant: undefined, prepa
 /** SQLSTATEs of a pooler that lost or mixed up our prepared statements. */
 const preparedStatementTrouble = new Set(["26000", "42P05"])
 
-const codeOf = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
-    ? (error as { code: string }).code
-    : undefined
-
 /** Runs one text, prepared when the connection allows it. */
 export const run = async (client: Pg.Client, context: ProbeContext, text: string): Promise<ReadonlyArray<unknown>> => {
   if (context.prepared) {
     try {
       return (await client.query({ name: statementName(text), text })).rows
     } catch (error) {
-      if (!preparedStatementTrouble.has(codeOf(error) ?? "")) throw error
+      if (!preparedStatementTrouble.has(getCode(error, "code") ?? "")) throw error
       context.prepared = false
     }
   }
@@ -70,10 +66,8 @@ export interface CheapSample {
   readonly statements: StatementTotals | string | undefined
 }
 
-const errorText = (error: unknown): string =>
-  typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string"
-    ? (error as { message: string }).message
-    : String(error)
+/** The error's message, cut and scrubbed of secrets (it ends up in the check's details). */
+const errorText = (error: unknown): string => getText(error, "message") ?? String(error)
 
 /** The cheap probe: round trip, snapshot, pg_stat_statements totals. */
 export const readCheap = async (client: Pg.Client, context: ProbeContext): Promise<CheapSample> => {
