@@ -221,6 +221,13 @@ describe("Faults: failover to a promoted standby", () => {
       // The server turns read-only under the pooled session (a primary demoted behind its address).
       yield* primary.query("ALTER SYSTEM SET default_transaction_read_only = on")
       yield* primary.query("SELECT pg_reload_conf()")
+      // pg_reload_conf only signals the postmaster: once a new session sees the setting, the
+      // postmaster has reloaded and signalled every backend, the pooled one included.
+      yield* waitFor(
+        "the reload",
+        primary.query<{ ro: string }>("SELECT current_setting('default_transaction_read_only') AS ro"),
+        (rows) => rows[0]?.ro === "on"
+      )
       const demoted = yield* Effect.flip(write)
       expect(demoted._tag).toBe("ConnectionError")
       // That connection is gone; the next one starts read-only, so a write there is refused as such
