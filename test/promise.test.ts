@@ -228,6 +228,9 @@ describe("options are checked before anything is sent", () => {
     expect(field({ url, maxConnections: 0 })).toBe("maxConnections")
     expect(field({ url, connectTimeout: -5 })).toBe("connectTimeout")
     expect(field({ url, probeTimeout: 0 })).toBe("probeTimeout")
+    // The health service's own range (1 ms to 10 minutes), checked here, not when the first call builds it.
+    expect(field({ url, probeTimeout: 700_000 })).toBe("probeTimeout")
+    expect(field({ url, probeTimeout: 0.5 })).toBe("probeTimeout")
     expect(field({ url, healthThresholds: { degraded: { cacheHitRatio: 150 } } })).toBe(
       "healthThresholds.degraded.cacheHitRatio"
     )

@@ -11,10 +11,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { type DatabaseConfigInput, DatabaseConfigError, validateConfig as validateDatabase } from "../../Database.js"
-import { type HealthThresholdsInput, makeThresholds } from "../../Health.js"
+import type { HealthThresholdsInput } from "../../Health.js"
 import { HealthMonitorConfigError } from "../../HealthMonitor.js"
+import { validateOptions as validateHealthOptions } from "../health/options.js"
+import { validateOptions as validateMonitorOptions } from "../monitor/config.js"
 import {
-  TransactionConfig,
+  type TransactionConfig,
   type TransactionConfigInput,
   TransactionConfigError,
   validateConfig as validateTransaction
@@ -37,64 +39,58 @@ const positiveDuration = (input: unknown): Option.Option<Duration.Duration> =>
 export interface DatabaseSettings {
   /** The pool's options, as given (validated by `Database.validateConfig`). */
   readonly database: DatabaseConfigInput
+  /** The health service's options (validated by its own validator). */
   readonly health: { readonly thresholds?: HealthThresholdsInput; readonly probeTimeout?: Duration.Duration }
   /** The shared monitor, when asked for. */
   readonly monitor?: { readonly interval: Duration.Duration; readonly confirmations: number }
 }
 
-/** `healthMonitor`'s settings: an object with a positive `interval` (ms) and `confirmations` 1-1000. */
+const configError = (field: string, reason: string) =>
+  new DatabaseConfigError({ field, reason, issues: [{ field, reason }] })
+
+const monitorKeys = ["interval", "confirmations"]
+
+/**
+ * `healthMonitor`'s settings (`interval` in ms, `confirmations`): only those two keys, then the
+ * monitor's own validator decides the values.
+ */
 const validateMonitor = (
   input: unknown
 ): Either.Either<{ readonly interval: Duration.Duration; readonly confirmations: number }, DatabaseConfigError> => {
   if (!isPlainObject(input)) return Either.left(configError("healthMonitor", "must be an object ({ interval, confirmations })"))
-  const { interval, confirmations, ...rest } = input
-  const unknown = Object.keys(rest)[0]
+  const unknown = Object.keys(input).find((key) => !monitorKeys.includes(key))
   if (unknown !== undefined) return Either.left(configError(`healthMonitor.${unknown}`, "is not an option (interval, confirmations)"))
-  const every = interval === undefined ? Option.some(Duration.seconds(60)) : typeof interval === "number" ? positiveDuration(interval) : Option.none()
-  if (Option.isNone(every)) {
+  if (input.interval !== undefined && typeof input.interval !== "number") {
     return Either.left(configError("healthMonitor.interval", "must be a number of milliseconds greater than zero"))
   }
-  const times = confirmations ?? 1
-  if (typeof times !== "number" || !Number.isInteger(times) || times < 1 || times > 1000) {
-    return Either.left(configError("healthMonitor.confirmations", "must be an integer from 1 to 1000"))
-  }
-  return Either.right({ interval: every.value, confirmations: times })
+  return Either.mapLeft(validateMonitorOptions(input), (issues) => configError(`healthMonitor.${issues[0].field}`, issues[0].reason))
 }
-
-const configError = (field: string, reason: string) =>
-  new DatabaseConfigError({ field, reason, issues: [{ field, reason }] })
 
 /**
  * Checks `createDatabase`'s options; returns the typed error rather than throwing it. Everything but
  * the health keys is the pool's, checked by `Database.validateConfig` (unknown keys included), so a
- * pool option added there is accepted here too.
+ * pool option added there is accepted here too; the health keys go through the health service's and
+ * the monitor's own validators, so that what passes here cannot fail when the layers are built.
  */
 export const validateDatabaseOptions = (input: unknown): Either.Either<DatabaseSettings, DatabaseConfigError> => {
   if (!isPlainObject(input)) return Either.left(configError("config", "must be an object of options"))
   const { healthThresholds: thresholds, probeTimeout, healthMonitor, ...database } = input
   const pool = Effect.runSync(Effect.either(validateDatabase(database as DatabaseConfigInput)))
   if (Either.isLeft(pool)) return Either.left(pool.left)
+  const checked = validateHealthOptions({ thresholds, probeTimeout })
+  if (Either.isLeft(checked)) {
+    const problem = checked.left
+    return Either.left(
+      problem.kind === "thresholds"
+        ? configError(`healthThresholds.${problem.field}`, problem.reason)
+        : configError(problem.field, problem.reason)
+    )
+  }
   const health: { thresholds?: HealthThresholdsInput; probeTimeout?: Duration.Duration } = {}
-  if (thresholds !== undefined) {
-    const checked = makeThresholds(thresholds)
-    if (Either.isLeft(checked)) {
-      return Either.left(configError(`healthThresholds.${checked.left.field}`, checked.left.reason))
-    }
-    health.thresholds = thresholds as HealthThresholdsInput
-  }
-  if (probeTimeout !== undefined) {
-    const timeout = positiveDuration(probeTimeout)
-    if (Option.isNone(timeout)) {
-      return Either.left(configError("probeTimeout", "must be a number of milliseconds greater than zero"))
-    }
-    health.probeTimeout = timeout.value
-  }
-  if (healthMonitor !== undefined) {
-    const monitor = validateMonitor(healthMonitor)
-    if (Either.isLeft(monitor)) return Either.left(monitor.left)
-    return Either.right({ database: database as DatabaseConfigInput, health, monitor: monitor.right })
-  }
-  return Either.right({ database: database as DatabaseConfigInput, health })
+  if (thresholds !== undefined) health.thresholds = thresholds as HealthThresholdsInput
+  if (probeTimeout !== undefined) health.probeTimeout = checked.right.probeTimeout
+  if (healthMonitor === undefined) return Either.right({ database: database as DatabaseConfigInput, health })
+  return Either.map(validateMonitor(healthMonitor), (monitor) => ({ database: database as DatabaseConfigInput, health, monitor }))
 }
 
 // ---------------------------------------------------------------------------
@@ -108,18 +104,19 @@ export interface TransactionSettings {
   readonly signal: AbortSignal | undefined
 }
 
-const transactionKeys = [...Object.keys(TransactionConfig.fields), "signal"]
 const noOptions: object = Object.freeze({})
-const checked = new WeakMap<object, Either.Either<TransactionSettings, TransactionConfigError>>()
 
-const checkTransactionOptions = (input: object): Either.Either<TransactionSettings, TransactionConfigError> => {
+/**
+ * Checks a transaction's options: the caller's `signal` here, the rest by the engine's own validator
+ * (which caches by object and by content, and names an unknown key with the option it most likely
+ * meant).
+ */
+export const validateTransactionOptions = (
+  input: unknown
+): Either.Either<TransactionSettings, TransactionConfigError> => {
+  if (input === undefined) input = noOptions
   if (!isPlainObject(input)) {
     return Either.left(new TransactionConfigError({ field: "config", reason: "must be an object of options" }))
-  }
-  for (const key of Object.keys(input)) {
-    if (!transactionKeys.includes(key)) {
-      return Either.left(new TransactionConfigError({ field: key, reason: `is not an option (${transactionKeys.join(", ")})` }))
-    }
   }
   const signal = input.signal
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -131,21 +128,6 @@ const checkTransactionOptions = (input: object): Either.Either<TransactionSettin
     engine = Object.freeze(rest)
   }
   return Either.map(validateTransaction(engine), (config) => ({ engine, config, signal }))
-}
-
-/** Checks a transaction's options, once per options object. */
-export const validateTransactionOptions = (
-  input: unknown
-): Either.Either<TransactionSettings, TransactionConfigError> => {
-  if (input === undefined) input = noOptions
-  if (typeof input !== "object" || input === null) {
-    return Either.left(new TransactionConfigError({ field: "config", reason: "must be an object of options" }))
-  }
-  const known = checked.get(input)
-  if (known) return known
-  const result = checkTransactionOptions(input)
-  checked.set(input, result)
-  return result
 }
 
 // ---------------------------------------------------------------------------
