@@ -234,8 +234,10 @@ export interface PromiseDatabase<R = Services> {
   /** Live figures of the pool: `{ total, idle, inUse, waiting, max }`. */
   readonly poolStats: () => Promise<Database.PoolStats>
   /**
-   * Stops the schedules, waits for the calls in flight (each bounded by its deadline), then ends
-   * the pool: no connection is left open. Later calls reject with `DatabaseClosedError`.
+   * Stops the schedules, waits for the transactions in flight (each bounded by its deadline),
+   * cancels the `query` calls in flight (they have no deadline; each rejects with
+   * `DatabaseClosedError`), then ends the pool: no connection is left open. Later calls reject with
+   * `DatabaseClosedError`.
    */
   readonly close: () => Promise<void>
   /**

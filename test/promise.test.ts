@@ -592,4 +592,21 @@ describe("close()", () => {
     expect(error).toBeInstanceOf(P.DatabaseClosedError)
     expect(() => db.scheduleHealthChecks(100)).toThrow(P.DatabaseClosedError)
   })
+
+  it("cancels a query in flight (it has no deadline to wait for): it rejects with DatabaseClosedError, cancelled on the server", async () => {
+    const { db, applicationName } = open()
+    const sleeping = settle(db.query("SELECT pg_sleep(3600)"))
+    await waitFor(async () => {
+      const { rows } = await admin.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep(3600)%' AND state = 'active'",
+        [applicationName]
+      )
+      return rows[0].n === 1
+    })
+    const started = Date.now()
+    await db.close()
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(await sleeping).toBeInstanceOf(P.DatabaseClosedError)
+    await waitFor(async () => (await sessions(applicationName)).total === 0, 3000)
+  })
 })

@@ -47,6 +47,8 @@ export const make = (options: unknown): PromiseDatabase<any> => {
   let running = 0
   let drained: (() => void) | undefined
   const schedules = new Set<() => Promise<void>>()
+  // Calls with no deadline of their own (`query`): `close()` cancels them rather than wait.
+  const cancelledOnClose = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   const finished = () => {
     running--
     if (running === 0 && drained) drained()
@@ -61,13 +63,18 @@ export const make = (options: unknown): PromiseDatabase<any> => {
     effect: Effect.Effect<A, E, Services>,
     signal: AbortSignal | undefined,
     onFailure: (cause: Cause.Cause<E>) => unknown,
-    interruptible: () => boolean = () => true
+    interruptible: () => boolean = () => true,
+    onClose: "wait" | "cancel" = "wait"
   ): Promise<A> => {
     if (signal?.aborted) return Promise.reject(signal.reason)
     if (closed) return Promise.reject(new DatabaseClosedError({ operation }))
     running++
     return new Promise<A>((resolve, reject) => {
       const fiber = runtime.runFork(effect)
+      if (onClose === "cancel") {
+        cancelledOnClose.add(fiber)
+        fiber.addObserver(() => cancelledOnClose.delete(fiber))
+      }
       let onAbort: (() => void) | undefined
       if (signal) {
         onAbort = () => {
@@ -166,6 +173,7 @@ export const make = (options: unknown): PromiseDatabase<any> => {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       closed = true
+      for (const fiber of cancelledOnClose) fiber.unsafeInterruptAsFork(FiberId.none)
       await Promise.all([...schedules].map((stop) => stop()))
       if (running > 0) await new Promise<void>((resolve) => (drained = resolve))
       await runtime.dispose()
@@ -187,7 +195,13 @@ export const make = (options: unknown): PromiseDatabase<any> => {
         "query",
         refineErrors(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<A>(text, params))),
         options?.signal,
-        (cause) => thrown(cause, onInterrupt(options?.signal))
+        (cause) =>
+          thrown(cause, () =>
+            closed && !options?.signal?.aborted
+              ? new DatabaseClosedError({ operation: "query" })
+              : onInterrupt(options?.signal)()),
+        undefined,
+        "cancel"
       ),
     performHealthCheck,
     scheduleHealthChecks,
