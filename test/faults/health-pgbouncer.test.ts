@@ -3,7 +3,8 @@
  * of its own. It notices the pooler by itself (the connection's reported pid is PgBouncer's cancel
  * key, not `pg_backend_pid()`), and with the admin console it reports the clients waiting in the
  * pooler, which PostgreSQL cannot see: with every server connection of the pool held by an open
- * transaction, a third client queues, and `maxwait` grows past the threshold.
+ * transaction, a third client queues, and `maxwait` grows past the threshold; a probe sent through
+ * the pooler then queues as well, and its CRITICAL carries the console's figures.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, type Scope } from "effect"
@@ -100,6 +101,19 @@ describe("Faults: health behind PgBouncer", () => {
       expect(busy.figures.poolerMaxWaitSeconds.status).toMatch(/^(UNHEALTHY|CRITICAL)$/)
       expect(busy.details.pooler?.pools?.[0]).toMatchObject({ database: "app", clientsWaiting: 1, serversActive: POOL_SIZE })
       expect(busy.recommendations.join(" ")).toContain(`1 client(s) wait in the pooler for a server connection (pool app/`)
+      // Through the pooler the probe queues too and gets no answer: CRITICAL, and the console's
+      // figures say why.
+      const queuedProbe = yield* checkOnce(bouncer.url, {
+        probeTimeout: "1 second",
+        poolerAdminUrl: Redacted.make(consoleUrl),
+        thresholds: { degraded: { poolerClientsWaiting: 1, poolerMaxWaitSeconds: 1 }, unhealthy: { poolerMaxWaitSeconds: 2 } }
+      })
+      expect(queuedProbe.status).toBe("CRITICAL")
+      expect(queuedProbe.message).toContain("could not be checked")
+      expect(queuedProbe.details.pooler).toMatchObject({ detected: true, via: ["admin console"] })
+      expect(queuedProbe.figures.poolerClientsWaiting.value).toBeGreaterThanOrEqual(1)
+      expect(queuedProbe.figures.poolerMaxWaitSeconds.value).toBeGreaterThanOrEqual(2)
+      expect(queuedProbe.recommendations.join(" ")).toContain("wait in the pooler for a server connection (pool app/")
       for (const h of holders) yield* Effect.promise(() => h.query("ROLLBACK"))
       yield* Effect.promise(() => waiting)
       expect(bouncer.alive()).toBe(true)

@@ -13,7 +13,7 @@ import * as Either from "effect/Either"
 import * as Ref from "effect/Ref"
 import { classifyDatabaseError } from "../../Classify.js"
 import type { DatabaseService, PoolStats } from "../../Database.js"
-import type { DatabaseHealthCheck, DatabaseHealthService, HealthSnapshot } from "./model.js"
+import type { DatabaseHealthCheck, DatabaseHealthService, HealthSnapshot, UnknownFigure } from "./model.js"
 import { evaluateHealth, levelOf } from "./evaluate.js"
 import { noFigures } from "./figures.js"
 import { recordGauges } from "./gauges.js"
@@ -28,6 +28,7 @@ import {
   readFirstSample
 } from "./probe.js"
 import { type ExpensiveState, nextExpensive } from "./expensive.js"
+import { type ConsoleReading, poolerFigures } from "./pooler.js"
 import { readConsole } from "./poolerConsole.js"
 import { type Baseline, buildSnapshot, type Counters, countersOf } from "./snapshot.js"
 import type { HealthThresholds } from "./thresholds.js"
@@ -56,12 +57,20 @@ const describeFailure = (error: unknown): string => {
   }
 }
 
-/** The result for a server that could not be checked. */
-export const unreachable = (pool: PoolStats, failure: string): HealthSnapshot => {
+/**
+ * The result for a server that could not be checked; with what the pooler's admin console said,
+ * when one is configured (behind a saturated PgBouncer the probe itself queues, and the clients
+ * waiting there are what explains it).
+ */
+export const unreachable = (pool: PoolStats, failure: string, console?: ConsoleReading): HealthSnapshot => {
   const figures = noFigures()
   figures.connectionPoolUsage = pool.max > 0 ? Math.round((pool.inUse / pool.max) * 10_000) / 100 : 0
   figures.poolWaiting = pool.waiting
-  return { reachable: false, failure, pool, figures, activeConnections: null, idleConnections: null, details: {}, unknown: [] }
+  const unknown: Array<UnknownFigure> = []
+  const details = console === undefined
+    ? {}
+    : { pooler: poolerFigures({ clientPid: null, backendPid: null, console }, figures, unknown) }
+  return { reachable: false, failure, pool, figures, activeConnections: null, idleConnections: null, details, unknown }
 }
 
 /** Builds the live service on a `Database`. */
@@ -91,6 +100,10 @@ export const make = (db: DatabaseService, config: ServiceConfig): Effect.Effect<
       )
 
     const cheap = onProbe((client) => readCheap(client, context))
+    // The pooler's admin console, on its own connection (so also when the probe queues in the pooler).
+    const consoleReading: Effect.Effect<ConsoleReading | undefined> = config.poolerAdminUrl === undefined
+      ? Effect.succeed(undefined)
+      : readConsole(config.poolerAdminUrl, timeoutMillis)
 
     const expensivePass = (previous: ExpensiveState | undefined) =>
       Effect.gen(function*() {
@@ -129,17 +142,16 @@ export const make = (db: DatabaseService, config: ServiceConfig): Effect.Effect<
         } else if (Duration.toMillis(config.firstCheckWindow) > 0) {
           // First check: a first sample, then the real one a short window later.
           const first = yield* onProbe((client) => readFirstSample(client, context))
-          if (Either.isLeft(first)) return unreachable(yield* db.poolStats, first.left)
+          if (Either.isLeft(first)) return unreachable(yield* db.poolStats, first.left, yield* consoleReading)
           const at = performance.now()
           baseline = { kind: "first check", counters: countersOf(first.right, yield* db.statementStats, at) }
           yield* sleepReal(Duration.toMillis(config.firstCheckWindow))
         } else {
           baseline = { kind: "none" }
         }
-        const sampled = yield* cheap
+        const [sampled, pooler] = yield* Effect.all([cheap, consoleReading], { concurrency: 2 })
         const pool = yield* db.poolStats
-        if (Either.isLeft(sampled)) return unreachable(pool, sampled.left)
-        const pooler = config.poolerAdminUrl === undefined ? undefined : yield* readConsole(config.poolerAdminUrl, timeoutMillis)
+        if (Either.isLeft(sampled)) return unreachable(pool, sampled.left, pooler)
         const sample: CheapSample = sampled.right
         const counters = countersOf(sample, yield* db.statementStats, performance.now())
         let expensive = remembered.expensive
