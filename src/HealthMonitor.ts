@@ -46,8 +46,9 @@ export interface HealthMonitorOptions {
   /** Time between the end of one check and the start of the next (default 60 s). */
   readonly interval?: Duration.DurationInput | undefined
   /**
-   * Longest wait for one check (default: twice the health service's `probeTimeout` plus its
-   * `firstCheckWindow` plus 5 s, i.e. 16 s with the defaults; 15 s for a service without them). A check that takes
+   * Longest wait for one check (default: the longest a live check of the health service can take,
+   * 3 × `probeTimeout` + `firstCheckWindow` + the evidence queries' 2 s, plus 1 s: 19 s with the
+   * defaults; 15 s for a service that does not say). A check that takes
    * longer is abandoned and the tick reports CRITICAL ("did not finish within ..."), so that a
    * hung check never leaves `latest` stale.
    */

@@ -60,7 +60,7 @@ layer(HealthLive, { timeout: "120 seconds", excludeTestServices: true })("Health
       const logged = lines.filter((l) => l.message.startsWith("database health check failed"))
       expect(logged).toHaveLength(1)
       // 2 × probeTimeout (1 s) + firstCheckWindow (1 s) + 5 s
-      expect(logged[0]!.annotations).toMatchObject({ failure: "defect", checkTimeout: "8s" })
+      expect(logged[0]!.annotations).toMatchObject({ failure: "defect", checkTimeout: "6s" })
 
       // Still running: more real checks follow, and /readyz (latest) serves them.
       const after = yield* Ref.get(calls)

@@ -333,15 +333,16 @@ describe("HealthMonitor: every tick survives its check", () => {
       })
     ))
 
-  it.effect("checkTimeout defaults to twice the service's probeTimeout plus 5 s (15 s without one)", () =>
+  it.effect("checkTimeout defaults to the longest a live check takes (3 probes, the window, the evidence) plus 1 s (15 s without them)", () =>
     Effect.gen(function*() {
       const withProbe = yield* startMonitor(["hang"], {}, { probeTimeout: Duration.seconds(1) })
       const without = yield* startMonitor(["hang"])
-      yield* TestClock.adjust("6999 millis")
+      // 3 × 1 s + no window + min(2 s, 1 s) + 1 s
+      yield* TestClock.adjust("4999 millis")
       expect(Option.isNone(yield* withProbe.monitor.latest)).toBe(true)
       yield* TestClock.adjust("1 millis")
-      expect((yield* withProbe.latest).message).toContain("it did not finish within 7s")
-      yield* TestClock.adjust("7999 millis")
+      expect((yield* withProbe.latest).message).toContain("it did not finish within 5s")
+      yield* TestClock.adjust("9999 millis")
       expect(Option.isNone(yield* without.monitor.latest)).toBe(true)
       yield* TestClock.adjust("1 millis")
       expect((yield* without.latest).message).toContain("it did not finish within 15s")

@@ -30,12 +30,16 @@ export const MonitorConfig = Schema.Struct({
 export const validateOptions = makeOptionsValidator(MonitorConfig, { subject: "options" })
 
 /**
- * The default `checkTimeout`: room for the probe, the expensive pass, the first check's window, the
- * evidence queries (2 s) and one check ahead of it.
+ * The default `checkTimeout`: the longest a live check of the service can take, plus 1 s. A first
+ * check runs, one after another, its first sample, the window, the probe (with the pooler's console
+ * beside it) and the expensive pass, each bounded by `probeTimeout`, then the evidence queries
+ * (bounded by 2 s or `probeTimeout`, the smaller). A service that does not say (a custom one): 15 s.
  */
 export const defaultCheckTimeout = (health: DatabaseHealthService): Duration.Duration => {
-  const probe = Duration.isDuration(health.probeTimeout) ? health.probeTimeout : Duration.seconds(5)
+  if (!Duration.isDuration(health.probeTimeout)) return Duration.seconds(15)
+  const probe = health.probeTimeout
   const window = Duration.isDuration(health.firstCheckWindow) ? health.firstCheckWindow : Duration.zero
-  return Duration.sum(Duration.sum(Duration.times(probe, 2), window), Duration.seconds(5))
+  const evidence = Duration.min(probe, Duration.seconds(2))
+  return Duration.sum(Duration.sum(Duration.sum(Duration.times(probe, 3), window), evidence), Duration.seconds(1))
 }
 
