@@ -191,15 +191,17 @@ const runPooled = <A>(handle: PoolHandle, submit: Submit<A>): Effect.Effect<A, S
  * Leases a client, to be handed back with `releaseLease` exactly once. The wait is interruptible
  * even inside an uninterruptible region (so a transaction on a full pool obeys a timeout) and is
  * abandoned when `expiry` expires; no interruption point can lose the client: a client the pool
- * hands over after its waiter left goes straight back, also when the interruption lands between
- * the hand-over and the waiter taking it.
+ * hands over after its waiter left goes straight back, and so does one handed over while the
+ * interruption lands before the interruptible wait has ended. The lease is the caller's once it
+ * is back in the caller's own region: call it from an uninterruptible one (`acquireRelease`, or the
+ * transaction's attempt), where nothing can interrupt between receiving the lease and keeping it.
  */
 export const takeLease = (handle: PoolHandle, expiry?: Expiry): Effect.Effect<Lease, SqlError> =>
-  Effect.interruptible(
-    Effect.async<Lease, SqlError>((resume) => {
+  Effect.suspend(() => {
+    let state: "waiting" | "delivered" | "owned" | "abandoned" = "waiting"
+    let lease: Lease | undefined
+    const wait = Effect.async<Lease, SqlError>((resume) => {
       if (expiry?.expired) return resume(Effect.fail(acquireFailed(deadlinePassed())))
-      let state: "waiting" | "delivered" | "owned" | "abandoned" = "waiting"
-      let lease: Lease | undefined
       const unwatch = expiry === undefined ? undefined : onExpire(expiry, () => {
         if (state !== "waiting") return
         state = "abandoned"
@@ -232,19 +234,25 @@ export const takeLease = (handle: PoolHandle, expiry?: Expiry): Effect.Effect<Le
         }
         client.on("error", onError)
         lease = taken
-        // The lease is the fiber's only once this runs; if an interruption wins the race, the
-        // canceler below gives the client back instead.
-        resume(Effect.sync(() => {
-          state = "owned"
-          return taken
-        }))
+        resume(Effect.succeed(taken))
       })
       return Effect.sync(() => {
         if (state === "waiting") state = "abandoned"
-        else if (state === "delivered" && lease) lease.release()
       })
     })
-  )
+    // Delivered but not yet the caller's: an interruption that wins the race gives the client back.
+    const giveBack = Effect.sync(() => {
+      if (state === "delivered") lease?.release()
+    })
+    return Effect.flatMap(
+      Effect.onInterrupt(Effect.interruptible(wait), () => giveBack),
+      (taken) =>
+        Effect.sync(() => {
+          state = "owned"
+          return taken
+        })
+    )
+  })
 
 /** Hands a lease back to the pool (destroying its client when it is broken). */
 export const releaseLease = (lease: Lease): void => lease.release()

@@ -116,7 +116,9 @@ const begin = <E>(
   restore: Restore,
   replacementsLeft: number
 ): Effect.Effect<Begun, AttemptFailure<E>> =>
-  Effect.matchCauseEffect(restore(services.db.leaseUntil(settings.control.expiry)), {
+  // No `restore`: the wait inside is interruptible by itself, and the lease must be received in
+  // this uninterruptible region, where nothing can interrupt before it is kept (see `takeLease`).
+  Effect.matchCauseEffect(services.db.leaseUntil(settings.control.expiry), {
     onFailure: (cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.failCause(cause as Cause.Cause<never>)
