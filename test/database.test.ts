@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process"
 import { expect } from "vitest"
 import * as Database from "../src/Database.js"
 import * as Transaction from "../src/Transaction.js"
+import { eventually } from "./support/eventually.js"
 import { TestDatabase } from "./support/TestDatabase.js"
 
 const MAX = 3
@@ -199,11 +200,6 @@ const sessionsNamed = (name: string) =>
         )
       ))).pipe(Effect.map((result) => result.rows.map((row) => row.pid))))
 
-const waitFor = <A>(check: Effect.Effect<A, never, TestDatabase>, done: (a: A) => boolean) => {
-  const attempt: Effect.Effect<A, never, TestDatabase> = Effect.flatMap(check, (a) =>
-    done(a) ? Effect.succeed(a) : Effect.zipRight(Effect.sleep("50 millis"), Effect.suspend(() => attempt)))
-  return attempt.pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "condition not met" as const }), Effect.orDie)
-}
 
 layer(
   TestDatabase.layerWith({
@@ -218,7 +214,7 @@ layer(
   it.effect("minConnections are opened when the layer is built, before any statement", () =>
     Effect.gen(function*() {
       // No statement has run on this pool: the connections are the warm-up's.
-      expect((yield* waitFor(sessionsNamed("warm-up-test"), (pids) => pids.length >= 3)).length).toBe(3)
+      expect((yield* eventually(sessionsNamed("warm-up-test"), (pids) => pids.length >= 3)).length).toBe(3)
       const db = yield* Database.Database
       expect(yield* db.poolStats).toMatchObject({ total: 3, idle: 3, inUse: 0 })
     }))

@@ -7,7 +7,7 @@
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { layer, type Vitest } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Tracer } from "effect"
+import { Effect, Layer, Option, Tracer } from "effect"
 import * as Database from "../../src/Database.js"
 import { TestDatabase } from "../support/TestDatabase.js"
 
@@ -69,20 +69,5 @@ export const lastSpanAttributes = (spans: ReadonlyArray<Tracer.Span>, name: stri
     Option.map((span) => Object.fromEntries(span.attributes))
   )
 
-/** Repeats `check` until `done` holds, every 50 ms, for at most `limit` (then it dies saying so). */
-export const eventually = <A, E, R>(
-  check: Effect.Effect<A, E, R>,
-  done: (a: A) => boolean,
-  limit: Duration.DurationInput = "10 seconds"
-): Effect.Effect<A, E, R> =>
-  {
-    const attempt: Effect.Effect<A, E, R> = Effect.flatMap(check, (a) =>
-      done(a) ? Effect.succeed(a) : Effect.zipRight(Effect.sleep("50 millis"), Effect.suspend(() => attempt)))
-    return attempt.pipe(
-    Effect.timeoutOption(limit),
-    Effect.flatMap(Option.match({
-      onNone: () => Effect.dieMessage(`condition not met within ${Duration.format(Duration.decode(limit))}`),
-      onSome: Effect.succeed
-    }))
-    )
-  }
+export { eventually } from "../support/eventually.js"
+

@@ -13,6 +13,7 @@ import * as Database from "../../src/Database.js"
 import { isDatabaseError } from "../../src/Errors.js"
 import * as Transaction from "../../src/Transaction.js"
 import * as Bank from "../support/Bank.js"
+import { eventually } from "../support/eventually.js"
 import * as Standby from "../support/Standby.js"
 
 /** The primary's URL with the standby as a second host, as libpq writes it. */
@@ -22,18 +23,9 @@ const multiHostUrl = (primary: Standby.Node, standby: Standby.Node, attrs: strin
   return `postgres://${url.username}:${url.password}@${hosts}${url.pathname}?target_session_attrs=${attrs}`
 }
 
+/** Polls until `done`, for at most 20 s. */
 const waitFor = <A>(label: string, probe: Effect.Effect<A>, done: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 400; i++) {
-      const value = yield* probe
-      if (done(value)) return value
-      yield* Effect.sleep("50 millis")
-    }
-    return yield* Effect.die(new Error(`timed out waiting for ${label}`))
-  })
-
-const countBy = (tags: ReadonlyArray<string>) =>
-  tags.reduce<Record<string, number>>((acc, tag) => ({ ...acc, [tag]: (acc[tag] ?? 0) + 1 }), {})
+  eventually(probe, done, "20 seconds", label)
 
 describe("Faults: failover to a promoted standby", () => {
   it.live("a read-write pool skips the standby, then finds it once promoted, without a restart", () =>
@@ -142,7 +134,7 @@ describe("Faults: failover to a promoted standby", () => {
         `failover (PostgreSQL ${primary.major}): ${beforeStop} commits before the stop; stop took ${stopped - stopStarted} ms, ` +
           `2 s without a primary, promote ${promoted - promoteStarted} ms; first commit on the new primary ${firstAfter.at - stopStarted} ms after the stop began ` +
           `(${firstAfter.at - promoteStarted} ms after promote began); ${successes.length} commits in all; failures seen by callers: ` +
-          `${JSON.stringify(countBy(failures.map((f) => f.tag)))}; of the unknown outcomes ${unknownCommitted} had committed`
+          `${JSON.stringify(Bank.countBy(failures.map((f) => f.tag)))}; of the unknown outcomes ${unknownCommitted} had committed`
       )
       expect(onNew).toEqual({ port: standby.port, standby: false })
       expect(beforeStop).toBeGreaterThan(20)

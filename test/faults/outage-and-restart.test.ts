@@ -97,7 +97,7 @@ describe("Faults: the server down, restarted, its backends killed", () => {
       expect(before).toBeGreaterThan(0)
       expect(after.length).toBeGreaterThan(0)
       const firstCommitMillis = Math.min(...after) - back
-      console.log(`restart (PostgreSQL ${server.major}): first commit ${firstCommitMillis} ms after the server was back; ${before} commits before, ${after.length} after; failures seen by callers: ${JSON.stringify(countBy(yield* Ref.get(failures)))}`)
+      console.log(`restart (PostgreSQL ${server.major}): first commit ${firstCommitMillis} ms after the server was back; ${before} commits before, ${after.length} after; failures seen by callers: ${JSON.stringify(Bank.countBy(yield* Ref.get(failures)))}`)
       expect(firstCommitMillis).toBeLessThan(1500)
       // Every failure a caller saw was typed, and of the kinds a restart explains.
       for (const tag of yield* Ref.get(failures)) expect(["ConnectionError", "CommitOutcomeUnknown", "TransactionTimeout"]).toContain(tag)
@@ -152,7 +152,7 @@ describe("Faults: the server down, restarted, its backends killed", () => {
         unknownCommitted += yield* Bank.committed(sql, failure.key)
       }
       const books = yield* Bank.books(sql)
-      console.log(`kills (PostgreSQL ${server.major}): ${kills} backends killed; ${commits} commits; failures seen by callers: ${JSON.stringify(countBy(failures.map((f) => f.tag)))}; of the unknown outcomes ${unknownCommitted} had committed`)
+      console.log(`kills (PostgreSQL ${server.major}): ${kills} backends killed; ${commits} commits; failures seen by callers: ${JSON.stringify(Bank.countBy(failures.map((f) => f.tag)))}; of the unknown outcomes ${unknownCommitted} had committed`)
       expect(kills).toBeGreaterThanOrEqual(50)
       expect(commits).toBeGreaterThan(100)
       for (const failure of failures) expect(["ConnectionError", "CommitOutcomeUnknown"]).toContain(failure.tag)
@@ -165,6 +165,3 @@ describe("Faults: the server down, restarted, its backends killed", () => {
       expect(yield* serverLeftovers(server)).toEqual({ idle_in_tx: 0, locks: 0 })
     })), 120_000)
 })
-
-const countBy = (tags: ReadonlyArray<string>) =>
-  tags.reduce<Record<string, number>>((acc, tag) => ({ ...acc, [tag]: (acc[tag] ?? 0) + 1 }), {})

@@ -77,3 +77,7 @@ export const books = (sql: SqlClient.SqlClient) =>
 /** Whether the transfer with `key` was committed. */
 export const committed = (sql: SqlClient.SqlClient, key: string) =>
   Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM ledger WHERE key = ${key}`, ([row]) => row!.n)
+
+/** How many of each failure tag the callers saw, for the suite's printed figures. */
+export const countBy = (tags: ReadonlyArray<string>): Record<string, number> =>
+  tags.reduce<Record<string, number>>((acc, tag) => ({ ...acc, [tag]: (acc[tag] ?? 0) + 1 }), {})
