@@ -597,6 +597,18 @@ describe("junk inputs", () => {
     expect(classifyDatabaseError("null value in column \"email\" of relation \"users\" violates not-null constraint"))
       .toMatchObject({ kind: "not_null", field: "email" })
   })
+
+  it("a known message deep in a cause chain (past the messages kept for technicalMessage) gives the same facts", () => {
+    const wrapped = (message: string) => {
+      let error: Error = new Error(message)
+      for (let i = 0; i < 7; i++) error = new Error(`wrapper ${i}`, { cause: error })
+      return error
+    }
+    expect(classifyDatabaseError(wrapped("insert or update on table \"orders\" violates foreign key constraint \"orders_customer_fk\"")))
+      .toMatchObject({ _tag: "ConstraintViolation", constraint: "orders_customer_fk", table: "orders" })
+    expect(classifyDatabaseError(wrapped("null value in column \"email\" of relation \"users\" violates not-null constraint")))
+      .toMatchObject({ kind: "not_null", table: "users", field: "email" })
+  })
 })
 
 describe("seed functions", () => {

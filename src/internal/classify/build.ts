@@ -23,7 +23,7 @@ import {
   tableFromMessage
 } from "./detail.js"
 import { safeLookup } from "./registry.js"
-import { type Inferred, inferFromMessage, postgrestRule } from "./rules.js"
+import { type Inferred, postgrestRule } from "./rules.js"
 import { nonEmpty, safeString, technical } from "./safe.js"
 import { userMessageFor } from "./userMessage.js"
 import type { Findings, PostgrestError, ServerError, SystemError } from "./walk.js"
@@ -219,7 +219,7 @@ export const fromInferred = (
   fromFacts({
     code: inferred.code,
     reported: false,
-    message: found.messages.find((m) => inferFromMessage(m) !== undefined),
+    message: found.inferredFrom,
     constraint: inferred.constraint,
     table: inferred.table,
     column: inferred.column,

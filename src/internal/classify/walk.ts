@@ -52,6 +52,8 @@ export interface Findings {
   postgrest: PostgrestError | undefined
   system: SystemError | undefined
   inferred: Inferred | undefined
+  /** The message `inferred` was read from. */
+  inferredFrom: string | undefined
   interrupted: boolean
   readonly messages: Array<string>
 }
@@ -84,6 +86,7 @@ export const walk = (input: unknown, budget: Budget): Findings => {
     postgrest: undefined,
     system: undefined,
     inferred: undefined,
+    inferredFrom: undefined,
     interrupted: false,
     messages: []
   }
@@ -109,6 +112,7 @@ export const walk = (input: unknown, budget: Budget): Findings => {
     if (infer) {
       inferenceBudget -= cost
       found.inferred = inferFromMessage(text)
+      if (found.inferred !== undefined) found.inferredFrom = text
     }
   }
   const limit = Math.min(MAX_NODES, Math.max(1, budget.nodes))
