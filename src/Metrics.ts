@@ -77,7 +77,9 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
   const byName = new Map<string, Array<MetricPair.MetricPair.Untyped>>()
   for (const pair of pairs) {
     const name = metricName(pair.metricKey.name)
-    byName.set(name, [...(byName.get(name) ?? []), pair])
+    const group = byName.get(name)
+    if (group) group.push(pair)
+    else byName.set(name, [pair])
   }
   const out: Array<string> = []
   for (const [name, group] of [...byName.entries()].sort(([a], [b]) => a.localeCompare(b))) {

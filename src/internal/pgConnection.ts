@@ -49,6 +49,52 @@ const noAnswer = (limitMillis: number) =>
   )
 
 /**
+ * Cancels the statement running on `client`: PostgreSQL's cancel request, the session marked never
+ * to be reused (a cancel request is asynchronous: if the statement ends on its own meanwhile, the
+ * request can land on whatever the session runs next), and the connection cut should the statement
+ * not end within the grace. Returns that timer, to be cleared when the statement ends.
+ */
+const cancelStatement = (
+  handle: PoolHandle,
+  client: Pg.ClientBase,
+  session: { broken: Error | undefined }
+): ReturnType<typeof setTimeout> => {
+  sendCancelRequest(handle.cancelTarget, client, handle.cancelGraceMillis)
+  session.broken ??= cancelSent
+  return setTimeout(() => {
+    const reason = new Error("query did not end after its cancel request")
+    session.broken = reason
+    destroyClient(client, reason)
+  }, handle.cancelGraceMillis)
+}
+
+/**
+ * The interruption of a running statement. `stop` runs at once, in the same turn as the check of
+ * what is running (so nothing can end in between): it cancels what still runs and hands back the
+ * function that clears the connection-cutting timer, or `undefined` when nothing runs. The
+ * interruption then ends when the statement does (`ended`, which `stop` registers) or, should
+ * cutting the connection not end it, 50 ms after the grace.
+ */
+const interruptRunning = (
+  handle: PoolHandle,
+  stop: (ended: () => void) => (() => void) | undefined
+): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let resumed = false
+    let clearCut: (() => void) | undefined
+    const ended = () => {
+      if (resumed) return
+      resumed = true
+      clearCut?.()
+      clearTimeout(fallback)
+      resume(Effect.void)
+    }
+    const fallback = setTimeout(ended, handle.cancelGraceMillis + 50)
+    clearCut = stop(ended)
+    if (clearCut === undefined) ended()
+  })
+
+/**
  * Runs one statement on a leased client. When interrupted, cancels the statement on the server and
  * waits (bounded) for it to end so that the next statement of the lease does not queue behind it.
  *
@@ -70,18 +116,8 @@ const runOnLease = <A>(
     let onFinish: (() => void) | undefined
     let timer: ReturnType<typeof setTimeout> | undefined
     const started = performance.now()
-    // Sends the cancel request and, should the statement not end within the grace, cuts the
-    // connection (which ends the statement's wait with a connection error).
     const cancel = () => {
-      sendCancelRequest(handle.cancelTarget, lease.client, handle.cancelGraceMillis)
-      // A cancel request is asynchronous: if the statement ends on its own meanwhile, the request can
-      // land on whatever this session runs next. The session is therefore never reused.
-      lease.broken ??= cancelSent
-      timer = setTimeout(() => {
-        const reason = new Error("query did not end after its cancel request")
-        lease.broken = reason
-        destroyClient(lease.client, reason)
-      }, handle.cancelGraceMillis)
+      timer = cancelStatement(handle, lease.client, lease)
     }
     const unwatch = expiry === undefined ? undefined : onExpire(
       expiry,
@@ -110,21 +146,12 @@ const runOnLease = <A>(
       onFinish?.()
       resume(error ? Effect.fail(statementFailed(discarded ?? error)) : Effect.succeed(value as A))
     })
-    return Effect.async<void>((resumeCancel) => {
-      if (finished) return resumeCancel(Effect.void)
+    return interruptRunning(handle, (ended) => {
+      if (finished) return undefined
       unwatch?.()
       if (timer === undefined) cancel()
-      let resumed = false
-      const done = () => {
-        if (resumed) return
-        resumed = true
-        clearTimeout(timer)
-        clearTimeout(resumeOnGrace)
-        resumeCancel(Effect.void)
-      }
-      // Cutting the connection ends the statement's wait; should it not, the interruption ends anyway.
-      const resumeOnGrace = setTimeout(done, handle.cancelGraceMillis + 50)
-      onFinish = done
+      onFinish = ended
+      return () => clearTimeout(timer)
     })
   })
 
@@ -136,10 +163,10 @@ const runPooled = <A>(handle: PoolHandle, submit: Submit<A>): Effect.Effect<A, S
   Effect.async<A, SqlError>((resume) => {
     let state: "waiting" | "running" | "done" | "abandoned" = "waiting"
     let client: Pg.PoolClient | undefined
-    let broken: Error | undefined
+    const session: { broken: Error | undefined } = { broken: undefined }
     let onFinish: (() => void) | undefined
     const onError = (error: Error) => {
-      broken = error
+      session.broken = error
     }
     handle.pool.connect((error, client_, release_) => {
       if (state === "abandoned") {
@@ -158,32 +185,23 @@ const runPooled = <A>(handle: PoolHandle, submit: Submit<A>): Effect.Effect<A, S
         handle.observe(performance.now() - started)
         client_.off("error", onError)
         const discarded = queryError ? handle.discardAfter?.(client_, queryError) : undefined
-        if (discarded) broken ??= discarded
+        if (discarded) session.broken ??= discarded
         const wasCancelled = onFinish !== undefined
         state = "done"
-        release_(broken)
+        release_(session.broken)
         if (wasCancelled) return onFinish!()
         resume(queryError ? Effect.fail(statementFailed(discarded ?? queryError)) : Effect.succeed(value as A))
       })
     })
-    return Effect.async<void>((resumeCancel) => {
+    return interruptRunning(handle, (ended) => {
       if (state === "waiting") {
         state = "abandoned"
-        return resumeCancel(Effect.void)
+        return undefined
       }
-      if (state !== "running" || client === undefined) return resumeCancel(Effect.void)
-      const running = client
-      sendCancelRequest(handle.cancelTarget, running, handle.cancelGraceMillis)
-      broken ??= cancelSent // see runOnLease: never reused after a cancel
-      const timer = setTimeout(() => {
-        const reason = new Error("query did not end after its cancel request")
-        broken = reason
-        destroyClient(running, reason)
-      }, handle.cancelGraceMillis)
-      onFinish = () => {
-        clearTimeout(timer)
-        resumeCancel(Effect.void)
-      }
+      if (state !== "running" || client === undefined) return undefined
+      const timer = cancelStatement(handle, client, session)
+      onFinish = ended
+      return () => clearTimeout(timer)
     })
   })
 
