@@ -4,7 +4,7 @@
  * error handling with recovery actions, and the health check with its schedule. The code inside each
  * example is what the README's "Promise API" section shows.
  */
-import { Context, Effect, Exit, Layer, Metric, Redacted, Scope } from "effect"
+import { Effect, Metric } from "effect"
 import Pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -18,9 +18,9 @@ import {
   type TransactionOptions
 } from "../src/promise.js"
 import * as Transaction from "../src/Transaction.js"
-import { TestDatabase } from "./support/TestDatabase.js"
+import { type FreshDatabase, freshDatabase } from "./support/TestDatabase.js"
 
-let scope: Scope.CloseableScope
+let fresh: FreshDatabase
 let url: string
 let admin: Pg.Client
 let db: PromiseDatabase
@@ -49,22 +49,15 @@ const schema = `
 `
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
-  const test = await Effect.runPromise(
-    Layer.buildWithScope(TestDatabase.fresh, scope).pipe(Effect.map(Context.get(TestDatabase)))
-  )
-  url = Redacted.value(test.url)
-  admin = new Pg.Client({ connectionString: url })
-  admin.on("error", () => {})
-  await admin.connect()
-  await admin.query(schema)
+  fresh = await freshDatabase(schema)
+  url = fresh.url
+  admin = fresh.admin
   db = createDatabase({ url, maxConnections: 10 })
 })
 
 afterAll(async () => {
   await db?.close()
-  await admin?.end()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await fresh?.close()
 })
 
 const serializationRetries = Effect.map(
@@ -72,7 +65,7 @@ const serializationRetries = Effect.map(
   (state) => state.count
 )
 
-const count = async (table: string) => Number((await admin.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n)
+const count = (table: string) => fresh.count(table)
 
 // --- Example 1: conversation creation with turns ---------------------------------------------------
 

@@ -5,7 +5,7 @@
  * and their schedule, and `close()`.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Exit, Layer, Metric, Option, Redacted, Runtime, Scope, Stream } from "effect"
+import { Effect, Metric, Option, Runtime, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import Pg from "pg"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -13,27 +13,21 @@ import * as Database from "../src/Database.js"
 import * as HealthMonitor from "../src/HealthMonitor.js"
 import * as P from "../src/promise.js"
 import * as Transaction from "../src/Transaction.js"
-import { TestDatabase } from "./support/TestDatabase.js"
+import { type FreshDatabase, freshDatabase } from "./support/TestDatabase.js"
 
-let scope: Scope.CloseableScope
+let fresh: FreshDatabase
 let url: string
 let admin: Pg.Client
 const opened: Array<P.PromiseDatabase> = []
 
 beforeAll(async () => {
-  scope = Effect.runSync(Scope.make())
-  const test = await Effect.runPromise(
-    Layer.buildWithScope(TestDatabase.fresh, scope).pipe(Effect.map(Context.get(TestDatabase)))
-  )
-  url = Redacted.value(test.url)
-  admin = new Pg.Client({ connectionString: url })
-  admin.on("error", () => {})
-  await admin.connect()
-  await admin.query(`
+  fresh = await freshDatabase(`
     CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL UNIQUE);
     CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);
     CREATE TABLE counters (id int PRIMARY KEY, value int NOT NULL);
   `)
+  url = fresh.url
+  admin = fresh.admin
 })
 
 afterEach(async () => {
@@ -42,8 +36,7 @@ afterEach(async () => {
 })
 
 afterAll(async () => {
-  await admin?.end()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await fresh?.close()
 })
 
 /** A database with its own application_name, so that its sessions can be told apart. */
@@ -54,7 +47,7 @@ const open = (options: Omit<P.CreateDatabaseOptions, "url" | "applicationName"> 
   return { db, applicationName }
 }
 
-const count = async (table: string) => Number((await admin.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n)
+const count = (table: string) => fresh.count(table)
 
 /** Sessions of one application: all of them, and those idle in a transaction. */
 const sessions = async (applicationName: string) => {

@@ -4,7 +4,7 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import Pg from "pg"
 import { inject } from "vitest"
@@ -87,4 +87,38 @@ export class TestDatabase extends Context.Tag("test/TestDatabase")<TestDatabase,
     ).pipe(Layer.provideMerge(TestDatabase.fresh))
 
   static readonly layer = TestDatabase.layerWith()
+}
+
+/** A fresh database for Promise-style tests (`beforeAll` / `afterAll`). */
+export interface FreshDatabase {
+  /** Superuser URL of the database. */
+  readonly url: string
+  /** A raw client on it, outside any pool, with `schema` already run. */
+  readonly admin: Pg.Client
+  /** `SELECT count(*)` of a table, through `admin`. */
+  readonly count: (table: string) => Promise<number>
+  /** Ends `admin` and drops the database (with its sessions). */
+  readonly close: () => Promise<void>
+}
+
+/** Creates a fresh database, runs `schema` on it through a raw client, and hands both over. */
+export const freshDatabase = async (schema: string): Promise<FreshDatabase> => {
+  const scope = Effect.runSync(Scope.make())
+  const test = await Effect.runPromise(
+    Layer.buildWithScope(TestDatabase.fresh, scope).pipe(Effect.map(Context.get(TestDatabase)))
+  )
+  const url = Redacted.value(test.url)
+  const admin = new Pg.Client({ connectionString: url })
+  admin.on("error", () => {})
+  await admin.connect()
+  await admin.query(schema)
+  return {
+    url,
+    admin,
+    count: async (table) => Number((await admin.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n),
+    close: async () => {
+      await admin.end().catch(() => {})
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
 }
